@@ -1,0 +1,82 @@
+"""From-scratch layers of the lecture's MLP: each keeps its last output in `.out`."""
+import torch
+
+
+class Linear:
+    """y = x @ W + b, with W drawn from the given generator and scaled by 1/sqrt(fan_in)."""
+
+    def __init__(self, fan_in, fan_out, bias=True, generator=None, fan_in_scaling=True):
+        self.weight = torch.randn((fan_in, fan_out), generator=generator)  # (fan_in, fan_out)
+        if fan_in_scaling:
+            self.weight /= fan_in**0.5
+        self.bias = torch.zeros(fan_out) if bias else None
+
+    def __call__(self, x):
+        self.out = x @ self.weight  # (B, fan_out)
+        if self.bias is not None:
+            self.out = self.out + self.bias
+        return self.out
+
+    def parameters(self):
+        return [self.weight] + ([] if self.bias is None else [self.bias])
+
+
+class BatchNorm1d:
+    """Normalize each feature over the batch, then scale by gamma and shift by beta."""
+
+    def __init__(self, dim, eps=1e-5, momentum=0.1, unbiased=True):
+        self.eps, self.momentum, self.unbiased = eps, momentum, unbiased
+        self.training = True
+        self.gamma = torch.ones(dim)  # learned scale
+        self.beta = torch.zeros(dim)  # learned shift
+        self.running_mean = torch.zeros(dim)  # buffers used in eval mode
+        self.running_var = torch.ones(dim)
+
+    def __call__(self, x):
+        if self.training:
+            xmean = x.mean(0, keepdim=True)  # (1, dim)
+            xvar = x.var(0, keepdim=True, unbiased=self.unbiased)  # the lecture uses the unbiased variance
+        else:
+            xmean, xvar = self.running_mean, self.running_var
+        xhat = (x - xmean) / torch.sqrt(xvar + self.eps)  # (B, dim)
+        self.out = self.gamma * xhat + self.beta
+        if self.training:
+            with torch.no_grad():
+                m = self.momentum
+                # torch.nn.BatchNorm1d always tracks the unbiased variance, whichever it normalizes with
+                unbiased_var = xvar if self.unbiased else xvar * x.shape[0] / (x.shape[0] - 1)
+                self.running_mean = (1 - m) * self.running_mean + m * xmean.squeeze(0)
+                self.running_var = (1 - m) * self.running_var + m * unbiased_var.squeeze(0)
+        return self.out
+
+    def parameters(self):
+        return [self.gamma, self.beta]
+
+
+class Tanh:
+    """Squash every value into (-1, 1)."""
+
+    def __call__(self, x):
+        self.out = torch.tanh(x)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
+class MLP:
+    """The lecture's character MLP: embedding C, then `layers` applied in order, giving logits."""
+
+    def __init__(self, C, layers):
+        self.C = C  # (vocab_size, n_embd)
+        self.layers = layers
+
+    def __call__(self, X):
+        emb = self.C[X]  # (B, block_size, n_embd)
+        x = emb.view(emb.shape[0], -1)  # (B, block_size * n_embd)
+        for layer in self.layers:
+            x = layer(x)
+        return x  # (B, vocab_size)
+
+    def parameters(self):
+        return [self.C] + [p for layer in self.layers for p in layer.parameters()]

@@ -1,0 +1,187 @@
+"""The run configuration, the model it builds, and the instrumented training loop."""
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+import torch.nn.functional as F
+
+from .data import BLOCK_SIZE, load_dataset
+from .layers import MLP, BatchNorm1d, Linear, Tanh
+
+PROGRESS_MIN_STEPS = 500  # runs at least this long show a progress bar
+
+
+class ConfigError(ValueError):
+    """A configuration value outside what the network can be built or trained with."""
+
+
+@dataclass
+class Config:
+    """Everything that decides a run; the defaults are the lecture's."""
+
+    n_embd: int = 10  # size of each character's embedding vector
+    n_hidden: int = 100  # neurons in each hidden layer
+    depth: int = 5  # number of hidden layers
+    gain: float = 5 / 3  # multiplies every Linear weight before the last layer (5/3 suits tanh)
+    batchnorm: bool = False  # a BatchNorm1d after every Linear (Linears then have no bias)
+    tanh: bool = True  # a Tanh after every hidden layer; off gives a stack of linear layers
+    last_layer_scale: float = 0.1  # shrinks the last Linear's weight (or last BatchNorm's gamma) for a less confident start
+    fan_in_scaling: bool = True  # divide initial weights by sqrt(fan_in) (Kaiming-style)
+    lr: float = 0.1  # SGD learning rate
+    batch_size: int = 32  # examples per step
+    steps: int = 1  # optimization steps; the lesson's first tables come after 1
+    seed: int = 2147483647  # seeds the one generator that draws weights and minibatches
+
+    def __post_init__(self):
+        if isinstance(self.gain, (str, Fraction)):
+            self.gain = parse_number(self.gain, "gain")
+        positive = {"gain": self.gain, "lr": self.lr, "last_layer_scale": self.last_layer_scale}
+        for name, value in positive.items():
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
+        at_least_one = {"n_embd": self.n_embd, "n_hidden": self.n_hidden, "depth": self.depth,
+                        "steps": self.steps}
+        at_least_one["batch_size"] = self.batch_size
+        for name, value in at_least_one.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.batchnorm and self.batch_size < 2:
+            raise ConfigError("batch_size must be >= 2 with batchnorm (the batch variance needs two examples)")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed!r}")
+
+
+def parse_number(text, name):
+    """A positive number from text such as '5/3', '0.5' or '1e-3', or a ConfigError naming `name`."""
+    try:
+        value = float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"{name} must be a number or a fraction like 5/3, got {text!r}") from None
+    return value
+
+
+def build_model(config, vocab_size, generator):
+    """The lecture's MLP, drawing C and then each Linear's weight from `generator`, in layer order."""
+    C = torch.randn((vocab_size, config.n_embd), generator=generator)
+    layers, fan_in = [], config.n_embd * BLOCK_SIZE
+    for _ in range(config.depth):
+        layers += _block(fan_in, config.n_hidden, config, generator)
+        if config.tanh:
+            layers.append(Tanh())
+        fan_in = config.n_hidden
+    layers += _block(fan_in, vocab_size, config, generator)  # the output layer
+    with torch.no_grad():
+        last = layers[-1]
+        (last.gamma if config.batchnorm else last.weight).mul_(config.last_layer_scale)
+        for layer in layers[:-1]:
+            if isinstance(layer, Linear):
+                layer.weight *= config.gain
+    model = MLP(C, layers)
+    for p in model.parameters():
+        p.requires_grad = True
+    return model
+
+
+def _block(fan_in, fan_out, config, generator):
+    """A Linear, followed by a BatchNorm1d when batchnorm is on (which makes the Linear's bias redundant)."""
+    linear = Linear(fan_in, fan_out, bias=not config.batchnorm, generator=generator,
+                    fan_in_scaling=config.fan_in_scaling)
+    return [linear, BatchNorm1d(fan_out)] if config.batchnorm else [linear]
+
+
+@dataclass
+class LayerRecord:
+    """One layer as the last step left it."""
+
+    index: int  # position in the model's layer list
+    kind: str  # 'Linear', 'BatchNorm1d' or 'Tanh'
+    out: torch.Tensor  # (batch_size, width) the layer's output
+    grad: torch.Tensor  # (batch_size, width) d loss / d out
+
+
+@dataclass
+class ParamRecord:
+    """One parameter after the last step's update, with that step's gradient."""
+
+    index: int  # position in the model's parameter list (0 is the embedding C)
+    shape: tuple
+    data: torch.Tensor
+    grad: torch.Tensor
+
+
+@dataclass
+class Run:
+    """What a training run leaves for the diagnostics: per-step scalars and the last step in full."""
+
+    config: Config
+    losses: torch.Tensor  # (steps_done,) training loss at each step
+    update_ratios: torch.Tensor  # (steps_done, n_params) log10(std(lr * grad) / std(param)) at each step
+    layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
+    params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
+    diverged_at: int = None  # the step whose loss was not finite, if any
+
+    @property
+    def steps_done(self):
+        return len(self.losses)
+
+    @property
+    def status(self):
+        """One line saying how the run ended."""
+        if self.diverged_at is None:
+            return f"trained {self.steps_done} steps, final loss {self.losses[-1].item():.4f}"
+        loss = self.losses[-1].item()
+        return (f"diverged at step {self.diverged_at}: the loss became {loss} "
+                f"(lr {self.config.lr:g} is probably too large); stopped there")
+
+
+def train(config, dataset=None, progress=None):
+    """Train the lecture's MLP with SGD as `config` says, recording what the diagnostics need.
+
+    The generator draws C, then each Linear's weight, then one minibatch per step, so the numbers
+    are the lecture's. Only per-step scalars are kept, so memory does not grow with the steps
+    beyond those. `progress` (default: on for runs of PROGRESS_MIN_STEPS or more) shows a bar.
+    """
+    dataset = dataset if dataset is not None else load_dataset()
+    g = torch.Generator().manual_seed(config.seed)
+    model = build_model(config, dataset.vocab_size, g)
+    params = model.parameters()
+    losses = torch.empty(config.steps)
+    ratios = torch.empty(config.steps, len(params))
+    steps = range(config.steps)
+    if progress if progress is not None else config.steps >= PROGRESS_MIN_STEPS:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="training", unit="step", leave=False)
+    diverged_at = None
+    for i in steps:
+        ix = torch.randint(0, dataset.Xtr.shape[0], (config.batch_size,), generator=g)
+        logits = model(dataset.Xtr[ix])  # (B, vocab_size)
+        loss = F.cross_entropy(logits, dataset.Ytr[ix])
+        loss_value = loss.item()
+        losses[i] = loss_value
+        finite = math.isfinite(loss_value)
+        last = i == config.steps - 1 or not finite
+        if last:  # keep the layer outputs' gradients only where the records need them
+            for layer in model.layers:
+                layer.out.retain_grad()
+        for p in params:
+            p.grad = None
+        loss.backward()
+        if not finite:
+            diverged_at = i
+            losses, ratios = losses[: i + 1], ratios[:i]
+            break
+        with torch.no_grad():
+            grads = [p.grad for p in params]
+            updates = torch._foreach_mul(grads, -config.lr)
+            torch._foreach_add_(params, updates)
+            # std(-lr * grad) == std(lr * grad) exactly, so the update tensors serve for the ratio too
+            ratios[i] = (torch.stack([u.std() for u in updates]) / torch.stack([p.std() for p in params])).log10()
+    if hasattr(steps, "close"):
+        steps.close()
+    return Run(
+        config=config, losses=losses, update_ratios=ratios, diverged_at=diverged_at,
+        layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
+        params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
+    )
