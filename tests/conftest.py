@@ -1,0 +1,18 @@
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if "NBDIAG_DATA_DIR" not in os.environ and (SHARED_DATA / "names.txt").is_file():
+    os.environ["NBDIAG_DATA_DIR"] = str(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    from nbdiag import load_dataset
+
+    return load_dataset()
