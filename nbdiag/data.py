@@ -10,6 +10,7 @@ NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.tx
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 DATA_DIR_ENV = "NBDIAG_DATA_DIR"  # a directory holding names.txt; used instead of downloading
 BLOCK_SIZE = 3  # characters of context that predict the next one
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"  # the vocabulary, with '.' marking a word's start and end
 
 
 class DataError(ValueError):
@@ -65,12 +66,17 @@ def read_words(path=None):
     path = Path(path) if path is not None else names_path()
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    words = [w for w in path.read_text().splitlines() if w]
+    words = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        word = line.strip()
+        bad = sorted(set(word) - set(ALPHABET))
+        if bad:
+            raise DataError(f"{path}, line {number} ({word!r}): characters outside the vocabulary a-z: "
+                            f"{''.join(bad)!r}; expected one lower-case word per line")
+        if word:
+            words.append(word)
     if not words:
         raise DataError(f"data file is empty: {path}")
-    bad = sorted(set("".join(words)) - set("abcdefghijklmnopqrstuvwxyz"))
-    if bad:
-        raise DataError(f"{path} has characters outside a-z: {''.join(bad)!r}; expected one lower-case word per line")
     return words
 
 
