@@ -111,9 +111,9 @@ def _key(line):
 
 
 def _numbers_agree(ours, lesson):
-    """Fixed-point figures must print identically; an %e figure may differ in its last digit."""
+    """Fixed-point figures must print the same number (a sign of zero aside); an %e figure may differ in its last digit."""
     if "e" not in lesson:
-        return ours == lesson
+        return float(ours) == float(lesson)  # '+0.000000' == '-0.000000': a mean that rounds to zero
     (m1, e1), (m2, e2) = ours.split("e"), lesson.split("e")
     return e1 == e2 and abs(float(m1) - float(m2)) <= 9e-6
 
@@ -144,6 +144,7 @@ def test_command_line_reproduces_the_lesson(case):
 
 def test_number_comparison_is_strict_enough():
     assert _numbers_agree("-0.02", "-0.02") and not _numbers_agree("-0.02", "-0.03")
+    assert _numbers_agree("+0.000000", "-0.000000") and not _numbers_agree("+0.000001", "-0.000001")
     assert _numbers_agree("9.977490e-04", "9.977493e-04")
     assert not _numbers_agree("9.977390e-04", "9.977493e-04")
     assert not _numbers_agree("9.977493e-05", "9.977493e-04")
