@@ -1,5 +1,6 @@
 """The run configuration, the model it builds, and the instrumented training loop."""
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -143,11 +144,30 @@ def train(config, dataset=None, progress=None):
     beyond those. `progress` (default: on for runs of PROGRESS_MIN_STEPS or more) shows a bar.
     """
     dataset = dataset if dataset is not None else load_dataset()
+    with _one_thread():
+        return _train(config, dataset, progress)
+
+
+@contextmanager
+def _one_thread():
+    """Run torch on one thread: this model's matrices are so small that a second thread costs more in hand-offs
+    than it saves, and on a shared machine (Binder, a class server) waiting threads can make a run 10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config, dataset, progress):
     g = torch.Generator().manual_seed(config.seed)
     model = build_model(config, dataset.vocab_size, g)
     params = model.parameters()
-    losses = torch.empty(config.steps)
-    ratios = torch.empty(config.steps, len(params))
+    losses = []  # a Python float per step: cheaper to append than writing into a tensor each step
+    # std(lr * grad) and std(param) per step; the ratio's division and log10 run once, after the loop
+    update_std = torch.empty(config.steps, len(params))  # (steps, n_params)
+    data_std = torch.empty(config.steps, len(params))  # (steps, n_params)
     steps = range(config.steps)
     if progress if progress is not None else config.steps >= PROGRESS_MIN_STEPS:
         from tqdm.auto import tqdm
@@ -159,7 +179,7 @@ def train(config, dataset=None, progress=None):
         logits = model(dataset.Xtr[ix])  # (B, vocab_size)
         loss = F.cross_entropy(logits, dataset.Ytr[ix])
         loss_value = loss.item()
-        losses[i] = loss_value
+        losses.append(loss_value)
         finite = math.isfinite(loss_value)
         last = i == config.steps - 1 or not finite
         if last:  # keep the layer outputs' gradients only where the records need them
@@ -170,18 +190,20 @@ def train(config, dataset=None, progress=None):
         loss.backward()
         if not finite:
             diverged_at = i
-            losses, ratios = losses[: i + 1], ratios[:i]
+            update_std, data_std = update_std[:i], data_std[:i]
             break
         with torch.no_grad():
-            grads = [p.grad for p in params]
-            updates = torch._foreach_mul(grads, -config.lr)
+            # one multiply and one add for all parameters, instead of a Python loop of them
+            updates = torch._foreach_mul([p.grad for p in params], -config.lr)
             torch._foreach_add_(params, updates)
             # std(-lr * grad) == std(lr * grad) exactly, so the update tensors serve for the ratio too
-            ratios[i] = (torch.stack([u.std() for u in updates]) / torch.stack([p.std() for p in params])).log10()
+            torch.stack([u.std() for u in updates], out=update_std[i])
+            torch.stack([p.std() for p in params], out=data_std[i])
     if hasattr(steps, "close"):
         steps.close()
+    ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
     return Run(
-        config=config, losses=losses, update_ratios=ratios, diverged_at=diverged_at,
+        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at,
         layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
         params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
     )
