@@ -4,7 +4,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .data import BLOCK_SIZE
+
 SATURATION_THRESHOLD = 0.97  # |tanh output| above this counts as saturated: its local gradient is < 6% of the maximum
+SIGMOID_MARGIN = 0.03  # sigmoid output within this of 0 or 1 counts as saturated: its slope is < 12% of the maximum
+GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
 
 
 @dataclass
@@ -15,7 +19,7 @@ class ActivationStats:
     kind: str
     mean: float
     std: float
-    saturated: float  # percent of outputs with |t| > SATURATION_THRESHOLD
+    saturated: float  # percent of outputs on the activation's flat part (see `saturated`)
 
 
 @dataclass
@@ -58,10 +62,53 @@ class RatioHistory:
     log10_ratio: np.ndarray  # (steps,)
 
 
+@dataclass
+class PredictedStd:
+    """What fan_in and gain arithmetic predicts at initialization for a watched layer, if every layer were linear."""
+
+    index: int  # position in the model's layer list, as in ActivationStats
+    kind: str
+    activation_std: float  # std of the layer's output
+    gradient_std: float  # std of d loss / d output
+
+
+def lesson_watched(kinds, tanh):
+    """Indices of the layers the lesson inspects: every Tanh before the output, or every Linear when tanh is off."""
+    kind = "Tanh" if tanh else "Linear"
+    return [i for i, k in enumerate(kinds[:-1]) if k == kind]
+
+
 def watched_layers(run):
-    """The layers the lesson inspects: every Tanh before the output, or every Linear when tanh is off."""
-    kind = "Tanh" if run.config.tanh else "Linear"
-    return [layer for layer in run.layers[:-1] if layer.kind == kind]
+    """The layers the diagnostics inspect: those in `run.watched` if the run has it (watch's), else the lesson's."""
+    watched = getattr(run, "watched", None)  # a train.Run has none: its layers follow the lesson's rule
+    if watched is None:
+        watched = lesson_watched([layer.kind for layer in run.layers], run.config.tanh)
+    watched = set(watched)
+    return [layer for layer in run.layers if layer.index in watched]
+
+
+def saturated(t, kind, threshold=None):
+    """Mask of the outputs `t` of a `kind` layer sitting where the activation is flat, so little gradient passes.
+
+    Tanh (and, as the lesson prints it, any other kind): |t| > SATURATION_THRESHOLD. Sigmoid: t within
+    SIGMOID_MARGIN of 0 or 1. ReLU: t == 0 exactly (the unit is off, its gradient is zero). GELU: t in
+    (-GELU_FLAT, 0), i.e. inputs below about -3 (plus a sliver of inputs just below 0, under 1% of a unit
+    normal's mass). A `threshold` overrides all of these with |t| > threshold.
+    """
+    if threshold is not None:
+        return t.abs() > threshold
+    if kind == "Sigmoid":
+        return (t < SIGMOID_MARGIN) | (t > 1 - SIGMOID_MARGIN)
+    if kind == "ReLU":
+        return t == 0
+    if kind == "GELU":
+        return (t < 0) & (t > -GELU_FLAT)
+    return t.abs() > SATURATION_THRESHOLD
+
+
+def saturation_percent(layer, threshold=None):
+    """Percent of a layer record's outputs that are saturated."""
+    return (saturated(layer.out, layer.kind, threshold).float().mean() * 100).item()
 
 
 def weights(run):
@@ -70,18 +117,23 @@ def weights(run):
 
 
 def activation_stats(run):
-    return [ActivationStats(l.index, l.kind, l.out.mean().item(), l.out.std().item(),
-                            ((l.out.abs() > SATURATION_THRESHOLD).float().mean() * 100).item())
+    threshold = getattr(run, "saturation", None)  # nbdiag.watch's user-given threshold; a train.Run has none
+    return [ActivationStats(l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, threshold))
             for l in watched_layers(run)]
 
 
+def _with_grad(run):
+    """The watched layers that received a gradient (a watched torch.nn layer in a frozen part gets none)."""
+    return [l for l in watched_layers(run) if l.grad is not None]
+
+
 def gradient_stats(run):
-    return [GradientStats(l.index, l.kind, l.grad.mean().item(), l.grad.std().item()) for l in watched_layers(run)]
+    return [GradientStats(l.index, l.kind, l.grad.mean().item(), l.grad.std().item()) for l in _with_grad(run)]
 
 
 def weight_grad_stats(run):
     return [WeightGradStats(p.index, p.shape, p.grad.mean().item(), p.grad.std().item(),
-                            (p.grad.std() / p.data.std()).item()) for p in weights(run)]
+                            (p.grad.std() / p.data.std()).item()) for p in weights(run) if p.grad is not None]
 
 
 def histogram(t, label):
@@ -95,29 +147,35 @@ def histogram(t, label):
     return Histogram(label, edges[:-1].numpy(), density.numpy(), nonfinite)
 
 
-def _layer_label(layer):
-    return f"layer {layer.index} ({layer.kind})"
+def layer_label(layer):
+    """'layer 3 (Tanh)'; a watched torch.nn layer shows its module name instead of the index."""
+    return f"layer {getattr(layer, 'name', '') or layer.index} ({layer.kind})"
 
 
-def _weight_label(p):
-    return f"{p.index} {p.shape}"
+def weight_label(p):
+    """'6 (100, 27)'; a watched torch.nn parameter shows its name instead of the index."""
+    return f"{getattr(p, 'name', '') or p.index} {p.shape}"
+
+
+_layer_label, _weight_label = layer_label, weight_label  # the names other modules used before
 
 
 def activation_histograms(run):
-    return [histogram(l.out, _layer_label(l)) for l in watched_layers(run)]
+    return [histogram(l.out, layer_label(l)) for l in watched_layers(run)]
 
 
 def gradient_histograms(run):
-    return [histogram(l.grad, _layer_label(l)) for l in watched_layers(run)]
+    return [histogram(l.grad, layer_label(l)) for l in _with_grad(run)]
 
 
 def weight_grad_histograms(run):
-    return [histogram(p.grad, _weight_label(p)) for p in weights(run)]
+    return [histogram(p.grad, weight_label(p)) for p in weights(run) if p.grad is not None]
 
 
 def update_ratio_history(run):
     """log10 update:data of each 2-D parameter at each step, as the lesson's last picture plots it."""
-    return [RatioHistory(f"param {p.index}", p.index, run.update_ratios[:, p.index].numpy()) for p in weights(run)]
+    return [RatioHistory(f"param {getattr(p, 'name', '') or p.index}", p.index, run.update_ratios[:, p.index].numpy())
+            for p in weights(run)]
 
 
 def format_activation_table(stats):
@@ -152,3 +210,49 @@ def tables(run):
     ]
     text = "\n\n".join(f"# {title}\n{body}" for title, body in sections)
     return f"{text}\n\n{run.status}\nloss {run.losses[-1].item():.4f}"
+
+
+def predicted_std(config, vocab_size):
+    """Per watched layer, the std of its output and of its gradient that fan_in and gain arithmetic predicts at init.
+
+    The arithmetic treats the from-scratch MLP (train.build_model) as a stack of linear layers: Tanh passes
+    values through unchanged, so drawing this over the measured std shows where tanh's squashing departs
+    from it. Forward: the embedding has std 1; a Linear multiplies the std by sqrt(fan_in) * std(W) (= gain
+    with fan_in scaling); a BatchNorm1d resets it to gamma. Backward: at a uniform softmax (the shrunk last
+    layer makes it nearly so) d loss / d logits has std sqrt(V - 1) / (V * batch_size); a Linear multiplies
+    the gradient std by sqrt(fan_out) * std(W), a BatchNorm1d by gamma / (std of its input).
+    """
+    layers = []  # (kind, fan_in, fan_out, weight std or gamma) in build_model's order
+    fan_in = config.n_embd * BLOCK_SIZE
+    for i in range(config.depth + 1):
+        last = i == config.depth
+        fan_out = vocab_size if last else config.n_hidden
+        w_std = (1 / fan_in**0.5 if config.fan_in_scaling else 1.0) * (1.0 if last else config.gain)
+        if last and not config.batchnorm:
+            w_std *= config.last_layer_scale
+        layers.append(("Linear", fan_in, fan_out, w_std))
+        if config.batchnorm:
+            layers.append(("BatchNorm1d", fan_out, fan_out, config.last_layer_scale if last else 1.0))
+        if config.tanh and not last:
+            layers.append(("Tanh", fan_out, fan_out, None))
+        fan_in = fan_out
+
+    stds_in, forward, x = [], [], 1.0  # std of each layer's input and output, starting from the embedding's
+    for kind, fan_in, _, w in layers:
+        stds_in.append(x)
+        if kind == "Linear":
+            x = x * fan_in**0.5 * w
+        elif kind == "BatchNorm1d":
+            x = w
+        forward.append(x)  # a Tanh leaves x as it is: that is the linear prediction
+    backward = [0.0] * len(layers)
+    g = (vocab_size - 1) ** 0.5 / (vocab_size * config.batch_size)  # d loss / d logits
+    for i in reversed(range(len(layers))):
+        kind, _, fan_out, w = layers[i]
+        backward[i] = g  # the gradient at this layer's output; now carry it back to its input
+        if kind == "Linear":
+            g = g * fan_out**0.5 * w
+        elif kind == "BatchNorm1d":
+            g = g * w / stds_in[i]
+    kinds = [kind for kind, *_ in layers]
+    return [PredictedStd(i, kinds[i], forward[i], backward[i]) for i in lesson_watched(kinds, config.tanh)]

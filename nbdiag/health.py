@@ -1,0 +1,216 @@
+"""Health verdicts: read a run's records and say, per layer, what looks wrong, with the number behind it.
+
+    for f in diagnose(run):      # a train.Run or what nbdiag.watch recorded
+        print(f.severity, f.layer, f.message)
+
+Pure torch, like nbdiag.stats; the thresholds below are the rules of thumb of the lesson.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import stats
+
+SATURATION_LIMIT = 10.0  # percent of outputs on a flat tail; gain 5/3 stays under it past layer 1, gain 3 is at 40%+
+DEAD_UNIT_LIMIT = 0.05  # fraction of a layer's units that are off (or saturated) for every example of the batch
+DEAD_UNIT_MIN_BATCH = 16  # with fewer examples a unit can be off for all of them by chance
+COLLAPSE_RATIO = 0.6  # output std below this fraction of the first watched layer's: the signal fades with depth
+GROWTH_RATIO = 2.0  # ... above this multiple of the first's: the signal blows up with depth
+GRADIENT_RATIO = 3.0  # gradient std this many times smaller (larger) than nearest the loss: vanishing (exploding)
+LAST_LAYER_FACTOR = 10.0  # the last weight's update:data this many times the median weight's: it learns far faster
+UPDATE_RATIO_TARGET = -3.0  # log10 update:data of the lesson's rule of thumb: each step changes a weight by ~1/1000
+UPDATE_RATIO_TOLERANCE = 1.0  # decades either side of the target before update:data counts as far from it
+RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
+SATURATING_KINDS = {"Tanh", "Sigmoid"}  # activations with flat tails, where saturation is a problem
+DEAD_UNIT_KINDS = {"Tanh", "Sigmoid", "ReLU", "GELU"}  # activations whose units can get stuck where no gradient passes
+
+_FLAT_PART = {  # where each kind's outputs count as saturated, in words (the rules of stats.saturated)
+    "Tanh": "on the flat tails of tanh (|t| > 0.97)",
+    "Sigmoid": "on the flat tails of the sigmoid (t < 0.03 or t > 0.97)",
+    "ReLU": "exactly 0 (the ReLU is off)",
+    "GELU": "on GELU's flat part below 0",
+}
+
+
+@dataclass
+class Finding:
+    """One thing that looks wrong in a run, where, how badly, the number behind it, and what it means."""
+
+    layer: str  # the plots' label of the layer ('layer 1 (Tanh)'), of the weight ('weight 6 (100, 27)'), or 'run'
+    code: str  # what kind of problem: 'diverged', 'saturated', 'dead_units', 'collapsing', 'exploding_activations',
+    # 'vanishing_gradients', 'exploding_gradients', 'last_layer_fast', 'update_ratio'
+    severity: str  # 'error' (the run is broken) or 'warning' (it trains badly)
+    value: float  # the number behind it, in the unit the message gives
+    message: str  # one sentence a student understands
+
+
+@dataclass
+class Band:
+    """A range of a quantity that the lesson calls healthy, for plots to shade."""
+
+    low: float
+    high: float
+    what: str
+
+
+def healthy_bands():
+    """The healthy ranges: log10 update:data around the 1e-3 rule of thumb, saturation percent, tanh outputs."""
+    return {
+        "update_ratio": Band(UPDATE_RATIO_TARGET - UPDATE_RATIO_TOLERANCE, UPDATE_RATIO_TARGET + UPDATE_RATIO_TOLERANCE,
+                             "log10 update:data: each step changes a weight by 1/10000 to 1/100 of its size"),
+        "saturation": Band(0.0, SATURATION_LIMIT, "percent of a layer's outputs on its activation's flat part"),
+        "tanh_output": Band(-stats.SATURATION_THRESHOLD, stats.SATURATION_THRESHOLD,
+                            "tanh outputs where its slope is above 6% of the maximum"),
+    }
+
+
+def diagnose(run):
+    """Findings about a run (train.Run or nbdiag.watch's recording): errors first, then activations, gradients
+    and updates, each in layer order."""
+    findings = _diverged(run) + _activations(run) + _gradients(run) + _updates(run)
+    return sorted(findings, key=lambda f: f.severity != "error")  # sorted() is stable: layer order stays
+
+
+def format_findings(findings):
+    """The findings as lines of text, or a line saying nothing looks wrong."""
+    if not findings:
+        return "no problems found: activations, gradients and update:data look healthy"
+    return "\n".join(f"{f.severity:7s} {f.layer}: {f.message}" for f in findings)
+
+
+def learning_rate(run):
+    """The run's learning rate if known: nbdiag.watch's lr= or a train.Run's config.lr."""
+    config = getattr(run, "config", None)
+    return getattr(run, "lr", None) if config is None else config.lr
+
+
+def _diverged(run):
+    if run.diverged_at is None:
+        return []
+    lr = learning_rate(run)
+    advice = f"try lr {lr / 10:g} or smaller" if lr else "try a learning rate 10x smaller"
+    loss = run.losses[-1].item()
+    return [Finding("run", "diverged", "error", float(run.diverged_at),
+                    f"the loss became {loss} at step {run.diverged_at}: the updates overshoot and blow up the "
+                    f"weights; lower the learning rate ({advice})")]
+
+
+def _activations(run):
+    threshold = getattr(run, "saturation", None)  # nbdiag.watch's user-given threshold
+    layers = [l for l in stats.watched_layers(run) if torch.isfinite(l.out).all()]
+    findings = []
+    for layer in layers:
+        label = stats.layer_label(layer)
+        flat = _FLAT_PART.get(layer.kind, "saturated") if threshold is None else f"saturated (|t| > {threshold:g})"
+        pct = stats.saturation_percent(layer, threshold)
+        if (threshold is not None or layer.kind in SATURATING_KINDS) and pct > SATURATION_LIMIT:
+            findings.append(Finding(label, "saturated", "warning", pct,
+                                    f"{pct:.1f}% of the outputs are {flat}, where almost no gradient gets through; "
+                                    f"lower the initial gain or add batchnorm before the activation"))
+        out = layer.out.reshape(layer.out.shape[0], -1)  # (batch, units)
+        if (threshold is not None or layer.kind in DEAD_UNIT_KINDS) and out.shape[0] >= DEAD_UNIT_MIN_BATCH:
+            dead = stats.saturated(out, layer.kind, threshold).all(dim=0)  # (units,)
+            fraction = dead.float().mean().item()
+            if fraction > DEAD_UNIT_LIMIT:
+                findings.append(Finding(label, "dead_units", "warning", fraction,
+                                        f"{int(dead.sum())} of {dead.numel()} units ({fraction:.0%}) are {flat} for "
+                                        f"every example in the batch: they pass no gradient and may never learn again; "
+                                        f"lower the learning rate, or the initial gain or bias"))
+    if len(layers) >= 2:
+        first = layers[0]
+        first_std = first.out.std().item()
+        for layer in layers[1:]:
+            ratio = layer.out.std().item() / first_std if first_std > 0 else math.nan
+            label, other = stats.layer_label(layer), stats.layer_label(first)
+            if ratio < COLLAPSE_RATIO:
+                findings.append(Finding(label, "collapsing", "warning", ratio,
+                                        f"the output std is {ratio:.0%} of {other}'s: the signal shrinks layer after "
+                                        f"layer, so deeper layers see less and less of the input; "
+                                        f"raise the initial gain (5/3 suits tanh) or add batchnorm"))
+            elif ratio > GROWTH_RATIO:
+                findings.append(Finding(label, "exploding_activations", "warning", ratio,
+                                        f"the output std is {_times(ratio)} {other}'s: the signal grows layer after "
+                                        f"layer; lower the initial gain, or add batchnorm"))
+    return findings
+
+
+def _gradients(run):
+    layers = [l for l in stats.watched_layers(run) if l.grad is not None and torch.isfinite(l.grad).all()]
+    if len(layers) < 2:
+        return []
+    nearest = layers[-1]  # the watched layer nearest the loss
+    ref = nearest.grad.std().item()
+    findings = []
+    for layer in layers[:-1]:
+        ratio = layer.grad.std().item() / ref if ref > 0 else math.nan
+        label, where = stats.layer_label(layer), stats.layer_label(nearest)
+        if ratio < 1 / GRADIENT_RATIO:
+            findings.append(Finding(label, "vanishing_gradients", "warning", ratio,
+                                    f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the "
+                                    f"loss: gradients fade on their way back, so the early layers learn slowly; "
+                                    f"raise the initial gain or add batchnorm"))
+        elif ratio > GRADIENT_RATIO:
+            findings.append(Finding(label, "exploding_gradients", "warning", ratio,
+                                    f"the gradient here is {_times(ratio)} larger than at {where}, nearest the loss: "
+                                    f"gradients grow on their way back, so the early layers take the biggest steps; "
+                                    f"lower the initial gain or add batchnorm"))
+    return findings
+
+
+def _updates(run):
+    weights = stats.weights(run)
+    ratios = run.update_ratios[-RATIO_WINDOW:]  # (window, n_params) log10
+    if not weights or not len(ratios):
+        return []
+    recent = {}  # weight -> its mean log10 update:data over the window's finite steps
+    for p in weights:
+        r = ratios[:, p.index]
+        r = r[torch.isfinite(r)]
+        if len(r):
+            recent[p.index] = r.mean().item()
+    if not recent:
+        return []
+    findings = []
+    median = torch.tensor(list(recent.values())).median().item()
+    if abs(median - UPDATE_RATIO_TARGET) > UPDATE_RATIO_TOLERANCE:
+        factor = 10 ** (UPDATE_RATIO_TARGET - median)  # update:data grows in proportion to the learning rate
+        lr = learning_rate(run)
+        if factor > 1:
+            factor = _one_digit(factor)
+            change = f"multiply the learning rate by ~{factor:g}"
+        else:
+            factor = 1 / _one_digit(1 / factor)
+            change = f"divide the learning rate by ~{1 / factor:g}"
+        if lr:
+            change += f" (lr {lr:g} -> {_one_digit(lr * factor):g})"
+        speed = "slowly: training crawls" if median < UPDATE_RATIO_TARGET else "fast: training is unstable"
+        findings.append(Finding("run", "update_ratio", "warning", median,
+                                f"each step changes a weight by about {10 ** median:.0e} of its size (median "
+                                f"update:data), far from the 1e-3 rule of thumb, so the weights learn too {speed}; "
+                                f"{change}"))
+    last, others = weights[-1], [recent[p.index] for p in weights[:-1] if p.index in recent]
+    if last.index in recent and others:
+        typical = torch.tensor(others).median().item()
+        factor = 10 ** (recent[last.index] - typical)
+        if factor > LAST_LAYER_FACTOR:
+            mine, theirs = f"{10 ** recent[last.index]:.0e}", f"{10 ** typical:.0e}"
+            findings.append(Finding(f"weight {stats.weight_label(last)}", "last_layer_fast", "warning", factor,
+                                    f"the last layer's weight changes {_times(factor)} faster per step than the typical "
+                                    f"weight (update:data {mine} vs {theirs}), so it learns ahead of the rest; early "
+                                    f"on this comes from shrinking its initial weights and settles with training, "
+                                    f"otherwise give it a smaller learning rate"))
+    return findings
+
+
+def _times(x):
+    """'3.3x', '16x'."""
+    return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
+
+
+def _one_digit(x):
+    """x rounded to one significant digit: 97 -> 100, 0.0032 -> 0.003."""
+    if x <= 0 or not math.isfinite(x):
+        return x
+    scale = 10 ** math.floor(math.log10(x))
+    return round(x / scale) * scale

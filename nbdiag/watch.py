@@ -1,0 +1,295 @@
+"""Watch any torch.nn model train: the lesson's records (activations, gradients, grad:data, update:data) from hooks.
+
+    with nbdiag.watch(model, lr=0.1) as rec:
+        for step in range(1000):
+            loss = F.cross_entropy(model(X[ix]), Y[ix])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rec.step(loss)          # after the update: the step is done
+
+    print(nbdiag.stats.tables(rec))  # rec reads like nbdiag.train.Run: stats, plots and health take it
+
+Forward hooks keep each watched layer's output and ask autograd to retain its gradient (d loss / d output);
+`rec.step(loss)` compares the parameters with their copy from the previous step, so update:data is the
+change the optimizer really made (right for Adam and momentum too, not only lr * grad), and it reads each
+parameter's gradient then. Memory is bounded: per step only 1 + n_params numbers are kept (the loss and one
+update:data per parameter), besides copies of the parameters from up to BATCH_STEPS recent steps (at most
+SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients.
+Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
+"""
+import functools
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .train import LayerRecord, ParamRecord
+
+BATCH_STEPS = 32  # update:data of up to this many steps are computed together (a few big operations, not many small)
+SNAPSHOT_NUMBERS = 2**22  # ... as long as their parameter copies hold at most this many numbers (16 MB in float32)
+ACTIVATIONS = (nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.ReLU6, nn.Hardtanh,
+               nn.Softplus, nn.Mish, nn.SELU, nn.CELU, nn.PReLU, nn.Softsign, nn.Hardswish, nn.Hardsigmoid)
+
+
+@dataclass
+class WatchedLayer(LayerRecord):
+    """A LayerRecord that also names the torch.nn module it came from."""
+
+    name: str = ""  # as in model.named_modules(), e.g. '3' or 'blocks.0.act'
+
+
+@dataclass
+class WatchedParam(ParamRecord):
+    """A ParamRecord that also names the parameter."""
+
+    name: str = ""  # as in model.named_parameters(), e.g. '2.weight'
+
+
+class Recording:
+    """What `watch` records; reads like nbdiag.train.Run (losses, update_ratios, layers, params, diverged_at...)."""
+
+    def __init__(self, model, lr=None, layers=None, saturation=None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf):
+            raise ValueError(f"lr must be a positive number (the learning rate, used in advice) or None, got {lr!r}")
+        if saturation is not None and (isinstance(saturation, bool) or not isinstance(saturation, (int, float))
+                                       or not 0 < saturation < math.inf):
+            raise ValueError(f"saturation must be a positive threshold on |output| or None, got {saturation!r}")
+        self.lr, self.saturation = lr, saturation
+        named = list(model.named_modules())
+        named = named[1:] if len(named) > 1 else named  # the layers are the submodules; a bare layer is its own
+        self._watched_modules = _choose_layers(model, named, layers)  # [(index, name, module)]
+        self.watched = tuple(index for index, _, _ in self._watched_modules)
+        self._named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self._params = [p for _, p in self._named_params]
+        if not self._params:
+            raise ValueError("watch found no trainable parameter in the model (none has requires_grad=True)")
+        self._handles = []
+        self._pending = [None] * len(self._watched_modules)  # each layer's output in the latest training forward
+        self._last = [(None, None)] * len(self._watched_modules)  # (out, grad) as the last step left them
+        self._grads = [None] * len(self._params)  # each parameter's gradient at the last step
+        self._losses = []
+        device = self._params[0].device
+        dtype = functools.reduce(torch.promote_types, [p.dtype for p in self._params], torch.float32)
+        self._ratios = torch.empty(64, len(self._params), device=device)  # grows by doubling; rows [:steps] are filled
+        self._ratios_done = 0  # steps whose update:data are in self._ratios
+        # Each step copies the parameters, flattened and grouped by size, into a row of self._snapshots; the
+        # update:data of a batch of steps are then computed at once, so a step costs one copy, not dozens of
+        # small reductions
+        order = sorted(range(len(self._params)), key=lambda i: self._params[i].numel())  # stable
+        self._order = torch.tensor(order, dtype=torch.long, device=device)
+        self._ordered = [self._params[i] for i in order]
+        sizes = [self._params[i].numel() for i in order]
+        self._groups, start = [], 0  # (start, count, numel) of each run of equal sizes in a row
+        for n in sorted(set(sizes)):
+            k = sizes.count(n)
+            self._groups.append((start, k, n))
+            start += k * n
+        self._batch = max(1, min(BATCH_STEPS, SNAPSHOT_NUMBERS // start - 1))
+        # row 0: the parameters before the first step not yet computed; row j: after the j-th such step
+        self._snapshots = torch.empty(self._batch + 1, start, dtype=dtype, device=device)
+        self._pending_steps = 0
+        self._state = "new"
+        self.diverged_at = None
+
+    # -- recording
+
+    def __enter__(self):
+        if self._state != "new":
+            raise RuntimeError("a watch records one stretch of training; start a new nbdiag.watch(model) for another")
+        self._flatten(self._snapshots[0])
+        try:
+            for slot, (_, _, module) in enumerate(self._watched_modules):
+                self._handles.append(module.register_forward_hook(self._forward_hook(slot)))
+        except BaseException:
+            self._remove_hooks()
+            raise
+        self._state = "watching"
+        return self
+
+    def __exit__(self, *exc):
+        self._remove_hooks()
+        self._state = "done"
+        if exc[0] is None and not self._losses:
+            warnings.warn("nbdiag.watch recorded no step: call rec.step(loss) after each optimizer.step()",
+                          stacklevel=2)
+        return False  # an exception inside the block goes on up
+
+    def _remove_hooks(self):
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _forward_hook(self, slot):
+        def hook(module, inputs, out):
+            if not torch.is_grad_enabled() or not isinstance(out, torch.Tensor):
+                return  # evaluation (or an output we cannot read): not a training step
+            self._pending[slot] = out
+            if out.requires_grad:
+                out.retain_grad()  # backward leaves d loss / d out in out.grad
+
+        return hook
+
+    def step(self, loss):
+        """Close one training step: call after optimizer.step() (or your own update), with that step's loss."""
+        if self._state != "watching":
+            raise RuntimeError("rec.step(loss) belongs inside the `with nbdiag.watch(model) as rec:` block")
+        if self.diverged_at is not None:
+            return  # records stop at the first non-finite loss, as nbdiag.train's do
+        value = loss.item() if isinstance(loss, torch.Tensor) else float(loss)
+        i = len(self._losses)
+        self._losses.append(value)
+        self._last = [(out, None if out is None else out.grad) for out in self._pending]
+        grads = [p.grad for p in self._params]
+        if all(g is None for g in grads):
+            raise RuntimeError("rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
+                               "before the next optimizer.zero_grad()")
+        self._grads = grads
+        if not math.isfinite(value):
+            self.diverged_at = i
+            return
+        self._pending_steps += 1
+        self._flatten(self._snapshots[self._pending_steps])
+        if i == 0 and torch.equal(self._snapshots[0], self._snapshots[1]):
+            warnings.warn("rec.step(loss) saw no parameter change since the watch began: "
+                          "call it after optimizer.step(), not before", stacklevel=2)
+        if self._pending_steps == self._batch:
+            self._compute_ratios()
+
+    def _compute_ratios(self):
+        """log10 update:data of the steps whose snapshots wait in self._snapshots."""
+        m = self._pending_steps
+        if m == 0:
+            return
+        with torch.no_grad():
+            after = self._snapshots[1:m + 1]  # (m, numel) the parameters after each step
+            change = after - self._snapshots[:m]  # what the optimizer really did
+            # log10(std(change) / std(param after the update)), as the lesson defines update:data; both stds
+            # divide by the same sqrt(numel - 1), so the norms of the deviations from the mean give the ratio
+            dev = [torch.cat([_deviation(x[:, s:s + k * n].view(m, k, n)) for s, k, n in self._groups], dim=1)
+                   for x in (change, after)]  # 2 x (m, n_params) in self._order
+            start = self._ratios_done
+            while start + m > len(self._ratios):
+                self._ratios = torch.cat([self._ratios, torch.empty_like(self._ratios)])
+            self._ratios[start:start + m, self._order] = (dev[0] / dev[1]).log10()  # one element: 0/0 = NaN
+            self._snapshots[0].copy_(self._snapshots[m])
+        self._ratios_done, self._pending_steps = start + m, 0
+
+    # -- the records, read like nbdiag.train.Run
+
+    def _flatten(self, out):
+        """Write the parameters' values into `out` (total numel,), one after another in self._order."""
+        with torch.no_grad():  # so reshape makes plain views
+            return torch.cat([p.reshape(-1) for p in self._ordered], out=out)
+
+    def _param_data(self):
+        """Each parameter's value as the last step left it, in the model's order (views into a snapshot)."""
+        data, start, latest = [None] * len(self._params), 0, self._snapshots[self._pending_steps]
+        for i in self._order.tolist():
+            p = self._params[i]
+            data[i] = latest[start:start + p.numel()].view(p.shape)
+            start += p.numel()
+        return data
+
+    @property
+    def losses(self):
+        """(steps_done,) the loss at each step."""
+        return torch.tensor(self._losses, dtype=torch.float32)
+
+    @property
+    def update_ratios(self):
+        """(steps updated, n_params) log10 update:data per step: std(actual change) / std(param after it)."""
+        self._compute_ratios()
+        return self._ratios[:self._ratios_done].float().cpu().clone()
+
+    @property
+    def layers(self):
+        """A WatchedLayer per watched layer, with output and output gradient at the last step."""
+        return [WatchedLayer(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
+                for (index, name, module), (out, grad) in zip(self._watched_modules, self._last) if out is not None]
+
+    @property
+    def params(self):
+        """A WatchedParam per trainable parameter: its value after the last step, that step's gradient."""
+        if self._state == "new":
+            return []
+        return [WatchedParam(i, tuple(p.shape), data.cpu().clone(), _cpu(grad), name)
+                for i, ((name, p), data, grad) in enumerate(zip(self._named_params, self._param_data(), self._grads))]
+
+    @property
+    def steps_done(self):
+        return len(self._losses)
+
+    @property
+    def status(self):
+        """One line saying how the recording ended."""
+        if not self._losses:
+            return "no step recorded yet: call rec.step(loss) after each optimizer.step()"
+        loss = self._losses[-1]
+        if self.diverged_at is None:
+            return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
+        lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
+        return (f"diverged at step {self.diverged_at}: the loss became {loss} ({lr} is probably too large); "
+                f"recording stopped there")
+
+
+def _deviation(x):
+    """(m, k, n) -> (m, k): the norm of each row's deviations from its mean, i.e. std * sqrt(n - 1)."""
+    return torch.linalg.vector_norm(x - x.mean(-1, keepdim=True), dim=-1)
+
+
+def _cpu(t):
+    """Records live on the CPU, where nbdiag.stats (torch.histogram) can read them."""
+    return None if t is None else t.cpu()
+
+
+def watch(model, lr=None, layers=None, saturation=None):
+    """Record the lesson's diagnostics of `model` while you train it: `with watch(model) as rec:`, `rec.step(loss)`.
+
+    lr: your learning rate, only so the advice can name a better one. layers: which layers' outputs to
+    watch — a list of submodules or their names (as in model.named_modules()), or a module class such as
+    nn.Linear; by default every activation (Tanh, ReLU, ...), or every Linear but the last if there are
+    none. saturation: count |output| > this as saturated in every watched layer, instead of the per-kind
+    rules of nbdiag.stats.saturated (|t| > 0.97 for Tanh, t == 0 for ReLU, ...).
+    """
+    return Recording(model, lr=lr, layers=layers, saturation=saturation)
+
+
+def _choose_layers(model, named, layers):
+    """[(index, name, module)] of the layers to watch, in the model's order."""
+    indexed = [(i, name, m) for i, (name, m) in enumerate(named)]
+    if layers is None:
+        chosen = [t for t in indexed if isinstance(t[2], ACTIVATIONS)]
+        if not chosen:  # a network without activations: its Linear layers, the output layer aside, as the lesson
+            chosen = [t for t in indexed if isinstance(t[2], nn.Linear)][:-1]
+        if not chosen:
+            raise ValueError("watch found no activation or Linear layer to watch; pass layers=[...] "
+                             "(submodules or names from model.named_modules())")
+        return chosen
+    if isinstance(layers, type) or (isinstance(layers, tuple) and all(isinstance(t, type) for t in layers)):
+        chosen = [t for t in indexed if isinstance(t[2], layers)]
+        if not chosen:
+            raise ValueError(f"layers={layers!r}: the model has no module of that type")
+        return chosen
+    if isinstance(layers, (str, nn.Module)):
+        layers = [layers]
+    by_name = {t[1]: t for t in indexed}
+    by_id = {id(t[2]): t for t in indexed}
+    chosen = []
+    for layer in layers:
+        if isinstance(layer, str):
+            if layer not in by_name:
+                known = ", ".join(repr(n) for n in list(by_name)[:8])
+                raise ValueError(f"layers: the model has no module named {layer!r}; its names include {known}")
+            chosen.append(by_name[layer])
+        elif isinstance(layer, nn.Module):
+            if id(layer) not in by_id:
+                raise ValueError(f"layers: {type(layer).__name__} module is not part of the watched model")
+            chosen.append(by_id[id(layer)])
+        else:
+            raise ValueError(f"layers must hold modules or their names, got {type(layer).__name__}")
+    return sorted(set(chosen), key=lambda t: t[0])
