@@ -1,0 +1,126 @@
+"""The lesson notebooks' test setup: nbval really compares the stored tables, and the notebooks are built to be checked."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbval.plugin import get_sanitize_patterns
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE = NOTEBOOKS / "nbval_sanitize.cfg"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+NAMES = [p.stem for p in LESSONS]
+sys.path.insert(0, str(ROOT / "tools"))
+from build_notebooks import SOURCES, parse_percent  # noqa: E402
+
+IGNORE = "# NBVAL_IGNORE_OUTPUT"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+TABLE_LINE = "layer 1 (      Tanh): mean -0.02, std 0.75, saturated: 20.25%"  # lesson 1's first row, as stored
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def run_nbval(paths, cwd, junit):
+    """pytest --nbval on `paths` in a fresh process, outside this repository's pytest configuration."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--nbval",
+               "--nbval-sanitize-with", str(SANITIZE), f"--junitxml={junit}", "-o", "junit_family=xunit1", *map(str, paths)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def outcomes_by_notebook(junit):
+    """notebook name (no suffix) -> list of per-cell outcomes ('passed' or 'failed') from a JUnit XML report."""
+    outcomes = {}
+    for case in ET.parse(junit).iter("testcase"):
+        name = Path(case.get("file")).stem  # xunit1 reports name each case's file
+        failed = case.find("failure") is not None or case.find("error") is not None
+        outcomes.setdefault(name, []).append("failed" if failed else "passed")
+    return outcomes
+
+
+def test_a_changed_number_in_a_stored_table_fails_nbval(tmp_path):
+    """The unchanged copy of lesson 1 passes; the same notebook with one digit changed fails, on that cell."""
+    assert os.environ.get("NBDIAG_DATA_DIR"), "the kernels need NBDIAG_DATA_DIR"
+    original = tmp_path / "unchanged.ipynb"
+    shutil.copy(NOTEBOOKS / "01_gain_5_3.ipynb", original)
+    nb = nbformat.read(original, as_version=4)
+    table_cells = [c for c in code_cells(nb) if any(TABLE_LINE in o.get("text", "") for o in c.outputs)]
+    assert len(table_cells) == 1
+    for output in table_cells[0].outputs:
+        output["text"] = output["text"].replace("saturated: 20.25%", "saturated: 20.26%")
+    nbformat.write(nb, tmp_path / "changed.ipynb")
+
+    result = run_nbval([original, tmp_path / "changed.ipynb"], tmp_path, tmp_path / "junit.xml")
+    outcomes = outcomes_by_notebook(tmp_path / "junit.xml")
+    report = result.stdout + result.stderr
+    assert result.returncode == 1, report
+    assert set(outcomes["unchanged"]) == {"passed"}, report
+    assert outcomes["changed"].count("failed") == 1, report  # only the edited table's cell
+    assert "Cell outputs differ" in report and "20.26%" in report and "20.25%" in report
+
+
+def test_the_sanitizer_leaves_table_numbers_alone():
+    """Whatever the sanitize file replaces, no digit of a printed table can be among it."""
+    patterns = get_sanitize_patterns(SANITIZE.read_text())
+    assert patterns, "the sanitize file has patterns"
+    tables = "".join(o.get("text", "") for p in LESSONS for c in code_cells(nbformat.read(p, as_version=4))
+                     if IGNORE not in c.source for o in c.outputs)
+    assert TABLE_LINE in tables
+    for regex, replacement in patterns:
+        assert re.sub(regex, replacement, tables) == tables, f"{regex!r} would hide part of a table"
+    assert re.sub(patterns[0][0], patterns[0][1], "<Canvas at 0x7f3a2c1d9e50>") != "<Canvas at 0x7f3a2c1d9e50>"
+
+
+def test_every_lesson_is_in_order_and_linked_from_the_start_page():
+    assert NAMES == ["00_start_here", "01_gain_5_3", "02_gain_1", "03_gain_3", "04_gain_0_5", "05_no_tanh",
+                     "06_weight_gradients", "07_update_ratios", "08_batchnorm", "09_playground"]
+    start = "".join(c.source for c in nbformat.read(LESSONS[0], as_version=4).cells if c.cell_type == "markdown")
+    for name in NAMES[1:]:
+        assert f"]({name}.ipynb)" in start, f"the start page's table of contents misses {name}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=NAMES)
+def test_notebook_is_built_from_its_source_and_stored_executed(path):
+    nb = nbformat.read(path, as_version=4)
+    source = [(("markdown" if c.cell_type == "markdown" else "code"), c.source) for c in nb.cells]
+    expected = [("markdown" if kind == "markdown" else "code", text)
+                for kind, text in parse_percent((SOURCES / f"{path.stem}.py").read_text())]
+    assert source == expected, "rebuild it: python tools/build_notebooks.py " + path.stem
+    assert all(c.execution_count is not None for c in code_cells(nb)), "stored without running every cell"
+    assert "widget-state+json" in str(nb.metadata.get("widgets", {})), "stored without its widget state"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=NAMES)
+def test_notebook_follows_the_lesson_rules(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = code_cells(nb)
+    assert cells[0].source.startswith("%matplotlib widget"), "the lessons use the ipympl backend"
+    for cell in cells:
+        imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", cell.source, re.M)
+        assert all(name.split(".")[0] == "nbdiag" for name in imports), f"imports other than nbdiag: {imports}"
+        assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), "library code belongs in nbdiag"
+        shows_widget = any(WIDGET_VIEW in o.get("data", {}) or "image/png" in o.get("data", {}) for o in cell.outputs)
+        if shows_widget:
+            assert cell.source.startswith(IGNORE), f"a figure or widget cell must start with {IGNORE}"
+        elif IGNORE not in cell.source:
+            assert all(o.output_type == "stream" and o.name == "stdout" for o in cell.outputs), cell.source
+    widgets = [c for c in cells if re.search(r"\b(Dashboard|Comparison)\(", c.source)]
+    assert widgets, "every lesson has a widget to explore"
+    if path.stem in ("00_start_here", "09_playground"):
+        return
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert any("## Try it yourself" in m for m in markdown), "every lesson ends with exercises"
+    for i, cell in enumerate(nb.cells):  # every revealed table comes right after a prediction prompt
+        if cell.metadata.get("jupyter", {}).get("outputs_hidden"):
+            assert nb.cells[i - 1].cell_type == "markdown" and "**Predict, then reveal.**" in nb.cells[i - 1].source
+            assert "print(" in cell.source and cell.outputs
+    assert any(c.metadata.get("jupyter", {}).get("outputs_hidden") for c in cells), "a predict-then-reveal table"

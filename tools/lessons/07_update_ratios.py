@@ -1,0 +1,153 @@
+# %% [markdown]
+# # Lesson 7 · The update:data ratio over training
+#
+# *[Start page](00_start_here.ipynb) · previous: [lesson 6](06_weight_gradients.ipynb) · next: [lesson 8, batch norm](08_batchnorm.ipynb)*
+#
+# The grad:data ratio of lesson 6 ignores the learning rate. What a training step really does to a
+# weight matrix is add *learning rate × gradient* to it, so the number that matters is
+#
+# $$\text{update:data} = \frac{\operatorname{std}(\text{lr} \times \text{gradient})}{\operatorname{std}(\text{weights})}$$
+#
+# measured at every step for every weight matrix. It says what fraction of its own size a matrix
+# changes by in one step. We plot its log10, with a black line at −3: **a ratio of about 1/1000 is a
+# good rule of thumb**. Far above the line, each step rewrites a noticeable part of the weights and
+# training gets erratic; far below, the weights barely move and training crawls.
+#
+# Lesson 1's network (gain 5/3, learning rate 0.1), trained for 1000 steps, a few seconds:
+
+# %%
+%matplotlib widget
+from nbdiag import Config, load_dataset, train, stats, plots
+from nbdiag.widgets import Dashboard
+
+data = load_dataset()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+run = train(Config(steps=1000), data)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_update_ratios(stats.update_ratio_history(run))
+ax.figure.set_size_inches(9, 4)
+
+# %% [markdown]
+# One line per weight matrix: param 0 is the embedding C, params 1 to 9 the hidden Linear weights,
+# param 11 the output layer.
+#
+# **Predict, then reveal.** Param 11 starts far above the others. Why, after lesson 6? By step 1000, will
+# the hidden layers sit above, on or below the black line?
+
+# %% [reveal]
+print("# update:data at the last step, lr 0.1")
+print(stats.format_update_ratios(run))
+print(run.status)
+
+# %% [markdown]
+# **What the numbers say.** The table is the last step's ratio, as a log10. After a quick climb
+# during the first few dozen steps every line flattens out:
+#
+# - **C (param 0)** settles right on the guide, around −3.
+# - **The hidden layers** settle a little above it, between −2.5 and −2.3, that is 3 to 5 per thousand.
+#   Not alarming, but a hint that a learning rate of 0.1 is on the high side for them.
+# - **The output layer (param 11)** starts near −0.6, each step changing its weights by a quarter
+#   of their size, for the reason of lesson 6: its weights were shrunk by 0.1 while its gradient was
+#   not. As those weights grow its ratio comes down, to about −1.5, still the outlier.
+#
+# Flat lines at about the same height mean all layers learn at a similar pace. That, more than any
+# single number, is what a healthy run looks like.
+
+# %% [markdown]
+# ## A learning rate that is too low
+#
+# The same run with a learning rate of 0.001, a hundred times smaller.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+slow = train(Config(steps=1000, lr=0.001), data)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_update_ratios(stats.update_ratio_history(slow))
+ax.figure.set_size_inches(9, 4)
+
+# %% [markdown]
+# **Predict, then reveal.** A hundred times smaller steps: how far down do the lines move? And the loss?
+
+# %% [reveal]
+print("# update:data at the last step, lr 0.001")
+print(stats.format_update_ratios(slow))
+print(slow.status)
+
+# %% [markdown]
+# **What the numbers say.** Every hidden line now sits around −5: each step changes the weights by a
+# few parts in a hundred thousand, two orders of magnitude under the guide. After 1000 steps the loss
+# is still above 3.0 (it starts at 3.3; the run above reached about 2.25). Nothing is broken; the
+# network just learns far too slowly, and the picture tells you so long before the loss curve would.
+
+# %% [markdown]
+# ## Initialization without the √fan_in
+#
+# Back to a learning rate of 0.1, but the weights are no longer divided by √fan_in: each one is a
+# standard normal number times the gain.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+raw = train(Config(steps=1000, fan_in_scaling=False), data)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_update_ratios(stats.update_ratio_history(raw))
+ax.figure.set_size_inches(9, 4)
+
+# %% [markdown]
+# **Predict, then reveal.** A Linear layer with 100 inputs now produces outputs about √100 = 10 times
+# wider than before. What will that do to the tanh layers? And will the layers still learn at similar speeds?
+
+# %% [reveal]
+print("# activations, no fan_in scaling")
+print(stats.format_activation_table(stats.activation_stats(raw)))
+print("\n# update:data at the last step, no fan_in scaling")
+print(stats.format_update_ratios(raw))
+print(raw.status)
+
+# %% [markdown]
+# **What the numbers say.** Almost everything is broken at once:
+#
+# - About 90% of every tanh layer is **saturated**, the lesson 3 problem, only much worse.
+# - The **update:data lines fan out** over two orders of magnitude: the embedding C changes by about
+#   1/60 of its size per step, the last hidden layer by about 1/10,000. Instead of one pace, every
+#   layer learns at its own, and the first layers, whose big gradients come back through many large
+#   weights, run far ahead of the last ones.
+#
+# The loss still goes down, but it ends far higher than the properly scaled run's. This picture is the
+# quickest way to see that an initialization or a learning rate is off: look for lines far from the
+# guide, or far apart from each other.
+
+# %% [markdown]
+# ## Explore
+#
+# Change the learning rate, switch the √fan_in scaling on and off, and watch the lines move. Runs
+# start at 300 steps, a second or two each; longer runs show a progress bar while they train.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Dashboard(controls=["lr", "fan_in_scaling", "steps"], views=["update_ratios"], dataset=data, steps=300)
+
+# %% [markdown]
+# ## Try it yourself
+#
+# 1. Set *steps* to 500. Which learning rate puts the hidden layers' lines right on the black guide?
+#    Does that run reach a lower or a higher loss than lr 0.1?
+# 2. Try lr 1. What do the lines do, and what happens to the loss?
+#
+# <details><summary>A hint</summary>
+#
+# The lines move up and down with log10(lr): about 0.03 puts the hidden layers on the guide. After
+# 500 steps its loss is a little higher than lr 0.1's, so the rule of thumb gives the right order of
+# magnitude, not an exact target. At lr 1 the lines sit near −1.5 and the loss ends *higher* than
+# it started: every step overshoots.
+#
+# </details>
+#
+# Next: **[lesson 8](08_batchnorm.ipynb)**: batch normalization, and why it makes all this much less fragile.

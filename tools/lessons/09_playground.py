@@ -1,0 +1,55 @@
+# %% [markdown]
+# # Lesson 9 · Playground
+#
+# *[Start page](00_start_here.ipynb) · previous: [lesson 8](08_batchnorm.ipynb)*
+#
+# Every knob from the course in one place, and two networks side by side. Nothing new to read: use
+# the four pictures to explain what you see to yourself, or to a neighbour.
+#
+# | knob | what it changes | seen in lesson |
+# |---|---|---|
+# | **gain** | the factor on every Linear weight at initialization (type `5/3` into its box) | 1–4 |
+# | **lr** | the SGD learning rate | 7, 8 |
+# | **batch norm** | a BatchNorm layer after every Linear layer | 8 |
+# | **tanh** | the non-linearity; off gives the linear sandwich | 5 |
+# | **fan_in scaling** | dividing initial weights by √fan_in | 7 |
+# | **depth**, **n_hidden** | the number of hidden layers and the neurons in each | 4 |
+# | **steps** | how long to train; 1 shows the network at initialization | 6, 7 |
+# | **seed** | which random weights and batches are drawn | 1 |
+
+# %%
+%matplotlib widget
+from nbdiag import load_dataset
+from nbdiag.widgets import Comparison, Dashboard
+
+data = load_dataset()
+
+# %% [markdown]
+# ## The dashboard
+#
+# One network, all four pictures and their tables. Each change retrains it from scratch.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Dashboard(dataset=data)
+
+# %% [markdown]
+# ## Side by side
+#
+# Two networks with their own knobs, drawn on the same axes, so a wider curve really is wider. They
+# start as lesson 1's network without and with batch norm.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Comparison(dict(batchnorm=False), dict(batchnorm=True), dataset=data)
+
+# %% [markdown]
+# ## Challenges
+#
+# 1. Without batch norm, make the network 10 layers deep. Which gain keeps every tanh layer between 2%
+#    and 10% saturated? Is it the same as for 5 layers?
+# 2. Find settings where the update:data lines spread over more than two decades. Which pictures
+#    warned you first?
+# 3. Make the training diverge (hint: the learning rate) and read what the dashboard says.
+# 4. With batch norm, how small can the gain get before anything in the pictures changes? And what
+#    about the update:data lines?
