@@ -1,0 +1,430 @@
+"""Run a notebook in a real JupyterLab driven by a real Chromium: start, open, run all, read text, move widgets.
+
+Reusable by any browser test module: declare `pytest_plugins = ["browser.harness"]` (not `from ... import` of
+the fixtures: each importing module would start its own server and browser), then in a test taking the
+`open_notebook` fixture: `nb = open_notebook("lessons/01.ipynb"); nb.run_all(); nb.wait_for_output("...")`.
+One JupyterLab and one Chromium serve the whole session; each notebook gets a fresh browser context.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("NBDIAG_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = "NBDIAG_REQUIRE_BROWSER"  # =1 (as in .ci/run): a missing browser fails instead of skipping
+INSTALL_HINT = ("the browser test needs Debian's Chromium and Python Playwright: "
+                "`apt-get install chromium` and `pip install playwright` (never `playwright install`)")
+# Headless, no sandbox (CI runs as root), and none of Chromium's background calls to Google services.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--disable-default-apps", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+    "--no-pings", "--metrics-recording-only", "--disable-features=OptimizationHints,Translate,MediaRouter",
+]
+# JupyterLab user settings for a quiet, deterministic page: no news prompt, no update check, every cell in the DOM.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
+STARTUP_TIMEOUT = 90  # s: a cold JupyterLab on a busy 2-core machine
+KERNEL_TIMEOUT = 180  # s: running all cells, including a first `import torch`
+
+
+def require_browser():
+    """Skip (or, with NBDIAG_REQUIRE_BROWSER=1, fail) unless Chromium, Playwright and JupyterLab are installed."""
+    missing = [what for what, ok in [
+        (f"Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK)),
+        ("Python Playwright", _importable("playwright.sync_api")),
+        ("JupyterLab", _importable("jupyterlab")),
+    ] if not ok]
+    if missing:
+        message = f"missing {', '.join(missing)}: {INSTALL_HINT}"
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{message} ({REQUIRE_BROWSER}=1 makes this a failure)", pytrace=False)
+        pytest.skip(message)
+
+
+def _importable(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def free_port():
+    """A localhost port nobody listens on (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A token-less `jupyter lab` on a free localhost port, serving a temporary folder, with its own settings."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.root = self.workdir / "notebooks"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "jupyter.log"
+        self.process = None
+
+    def start(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        settings = self.workdir / "lab-settings"
+        for plugin, values in LAB_SETTINGS.items():
+            path = settings / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        env = dict(os.environ)
+        env.update(
+            JUPYTER_CONFIG_DIR=str(self.workdir / "config"),  # the user's own Jupyter config must not apply
+            JUPYTER_RUNTIME_DIR=str(self.workdir / "runtime"),
+            JUPYTER_DATA_DIR=str(self.workdir / "data"),  # no user-level kernel spec shadows this Python's
+            JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(self.workdir / "workspaces"),  # no layout restored from an earlier run
+            IPYTHONDIR=str(self.workdir / "ipython"),
+            JUPYTER_PLATFORM_DIRS="1",
+            # the kernel imports this checkout's nbdiag, installed or not
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        )
+        command = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={self.port}",
+            "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--ServerApp.token=",
+            f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(command, env=env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"jupyter lab did not answer on {self.url} within {STARTUP_TIMEOUT} s:\n{self.log_tail()}")
+
+    def add_notebook(self, path):
+        """Copy a notebook into the served folder; returns its name there."""
+        path = Path(path)
+        shutil.copy(path, self.root / path.name)
+        return path.name
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self):
+        """SIGTERM the server (it shuts its kernels down); after 20 s, SIGKILL it and the kernels it started."""
+        if self.process is None:
+            return
+        kernels = _children(self.process.pid)  # jupyter_client starts each kernel in a session of its own
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # start_new_session made the server its group's leader
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        for pid, cmdline in kernels.items():
+            if _cmdline(pid) == cmdline:  # it outlived the server's shutdown (and its id was not reused)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.log.close()
+
+
+def _children(pid):
+    """{process id: command line} of the processes whose parent is `pid` (Linux /proc)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # after "pid (comm)": state, ppid, ...
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            children[int(stat.parent.name)] = _cmdline(int(stat.parent.name))
+    return children
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+# In-page probe, installed before the page's own scripts: times from a user action (Enter or a click) to the
+# expected text and to the repaints of ipympl canvases. ipympl paints each visible canvas with drawImage from
+# the figure model's offscreen canvas, so hooking drawImage gives exact repaint times without polling pixels.
+PROBE_JS = """
+(() => {
+  window.__panel = (name) =>  // the notebook panel showing `name` (JupyterLab exposed as window.jupyterapp)
+    Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
+  window.__outputsInclude = (text) =>
+    [...document.querySelectorAll('.jp-OutputArea')].some(e => e.textContent.includes(text));
+  const probe = window.__probe = {armed: false, expected: null, start: null, text: null, draws: [], lastDraw: 0};
+  const arm = (event) => {
+    if (probe.armed && probe.start === null && (event.type === 'click' || event.key === 'Enter'))
+      probe.start = performance.now();
+  };
+  document.addEventListener('keydown', arm, true);
+  document.addEventListener('click', arm, true);
+  const drawImage = CanvasRenderingContext2D.prototype.drawImage;
+  CanvasRenderingContext2D.prototype.drawImage = function (...args) {
+    const figure = this.canvas.closest && this.canvas.closest('.jupyter-matplotlib-figure');
+    if (figure) {
+      probe.lastDraw = performance.now();
+      if (probe.start !== null)
+        probe.draws.push({t: probe.lastDraw, figure: [...document.querySelectorAll('.jupyter-matplotlib-figure')]
+                                                       .indexOf(figure)});
+    }
+    return drawImage.apply(this, args);
+  };
+  const check = () => {
+    if (probe.start !== null && probe.text === null && window.__outputsInclude(probe.expected))
+      probe.text = performance.now();
+    requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+})();
+"""
+
+
+def _exactly(label):
+    """A pattern for a widget label reading `label`; ipywidgets pads empty labels with a zero-width space."""
+    return re.compile(rf"^[\s\u200b]*{re.escape(label)}[\s\u200b]*$")
+
+
+class NotebookPage:
+    """One notebook open in JupyterLab in a Chromium tab, with the actions and reads a test needs."""
+
+    def __init__(self, page, lab, name):
+        self.page, self.lab, self.name = page, lab, name
+        self.console_errors = []
+        page.add_init_script(PROBE_JS)  # before the page's own scripts, so every canvas repaint is seen
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    def open(self):
+        # ?reset: a fresh workspace, not the tabs another test's page left open on this server
+        self.page.goto(f"{self.lab.url}/lab/tree/{self.name}?reset")
+        self.page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
+            timeout=STARTUP_TIMEOUT * 1000)
+        self._until("name => !!window.__panel(name)", STARTUP_TIMEOUT, f"{self.name} to open")
+        self.wait_for_kernel_idle()
+        return self
+
+    def _until(self, js, timeout, what):
+        """Poll `js` (a page function of the notebook's name), clicking away dialogs meanwhile; fail with `what`
+        after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.dismiss_dialogs()
+            if self.page.evaluate(js, self.name):
+                return
+            self.page.wait_for_timeout(250)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}\n--- jupyter log ---\n"
+                             f"{self.lab.log_tail()}\n--- console errors ---\n" + "\n".join(self.console_errors))
+
+    def wait_for_kernel_idle(self, timeout=KERNEL_TIMEOUT):
+        self._until("""name => {
+            const session = window.__panel(name).sessionContext.session;
+            return !!(session && session.kernel) && session.kernel.status === 'idle';
+        }""", timeout, "the kernel to be idle")
+
+    def dismiss_dialogs(self):
+        """Accept a kernel choice, refuse anything else (build prompts); answer the news toast with No."""
+        from playwright.sync_api import Error
+
+        try:  # a dialog may close by itself between finding and clicking it
+            for dialog in self.page.locator(".jp-Dialog").all():
+                kernel_choice = "kernel" in dialog.inner_text(timeout=2000).lower()
+                dialog.locator(".jp-mod-accept" if kernel_choice else ".jp-mod-reject").first.click(timeout=2000)
+            no_news = self.page.locator(".jp-toast-button", has_text=re.compile(r"^\s*No\s*$"))
+            if no_news.count():
+                no_news.first.click(timeout=2000)
+        except Error:
+            pass
+
+    def run_all(self, timeout=KERNEL_TIMEOUT):
+        """Run every cell and wait until each code cell has an execution count and the kernel is idle."""
+        self.page.evaluate("""name => {  // the command runs the active notebook: make it this one
+            window.jupyterapp.shell.activateById(window.__panel(name).id);
+            return window.jupyterapp.commands.execute('notebook:run-all-cells');
+        }""", self.name)
+        self._until("""name => {
+            const w = window.__panel(name);
+            const cells = w.content.widgets.filter(c => c.model.type === 'code');
+            const session = w.sessionContext.session;
+            return cells.every(c => c.model.executionCount !== null) && session.kernel.status === 'idle';
+        }""", timeout, "all cells to run")
+
+    def cell_errors(self):
+        """Tracebacks shown in the notebook's outputs."""
+        return self.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
+                                 '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
+                                 ).all_inner_texts()
+
+    def output_text(self):
+        """The text of the cells' outputs (widgets included) as a student reads it."""
+        return "\n".join(self.page.locator(".jp-OutputArea").all_inner_texts())
+
+    def wait_for_output(self, text, timeout=KERNEL_TIMEOUT):
+        """Wait until some cell output contains `text`."""
+        self.page.wait_for_function("t => window.__outputsInclude(t)", arg=text, timeout=timeout * 1000)
+
+    def figure_sizes(self):
+        """(width, height) in page pixels of each ipympl figure's canvas: (0, 0) is a figure nobody sees."""
+        return [tuple(size) for size in self.page.evaluate("""() =>
+            [...document.querySelectorAll('.jupyter-matplotlib-figure')].map(f => {
+                const c = f.querySelector('canvas'); return c ? [c.offsetWidth, c.offsetHeight] : [0, 0]; })""")]
+
+    def wait_for_figures(self, timeout=60):
+        """Wait until the page shows at least one ipympl figure and every one has a visible canvas; their sizes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sizes = self.figure_sizes()
+            if sizes and all(w > 0 and h > 0 for w, h in sizes):
+                return sizes
+            if time.monotonic() > deadline:
+                raise AssertionError(f"ipympl figures not shown after {timeout} s (canvas sizes {sizes}); "
+                                     "console errors:\n" + "\n".join(self.console_errors))
+            self.page.wait_for_timeout(250)
+
+    def slider_readout(self, label):
+        """The editable readout of the slider whose label reads `label` exactly."""
+        label = self.page.locator(".widget-label", has_text=_exactly(label))
+        return self.page.locator(".widget-slider", has=label).locator(".widget-readout").first
+
+    def checkbox(self, label):
+        """The checkbox whose description reads `label` exactly."""
+        return self.page.get_by_role("checkbox", name=_exactly(label)).first
+
+    def type_into_readout(self, label, value):
+        """Set a slider as a student would: click its readout, replace the text, press Enter."""
+        readout = self.slider_readout(label)
+        readout.click()
+        readout.press("Control+A")
+        readout.type(str(value))
+        readout.press("Enter")
+
+    def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT):
+        """Once no figure has repainted for `quiet` s, start timing: the next Enter or click is t=0, and
+        probe_latency() then says when `expected_text` showed in an output and when the figures repainted."""
+        self.page.wait_for_function("q => performance.now() - window.__probe.lastDraw > q", arg=quiet * 1000,
+                                    timeout=timeout * 1000)
+        self.page.evaluate("""t => Object.assign(window.__probe,
+            {armed: true, expected: t, start: null, text: null, draws: []})""", expected_text)
+
+    def probe_latency(self, figures=True, quiet=1.0, timeout=KERNEL_TIMEOUT, figure_timeout=30):
+        """Milliseconds from the action to the expected text and (with `figures`) to the first and the last
+        figure repaint, the last being the one followed by `quiet` s without repaints."""
+        from playwright.sync_api import TimeoutError
+
+        waits = [("p.text !== null", timeout, "the expected text to show")]
+        if figures:
+            waits.append(("p.draws.length && performance.now() - p.lastDraw > q", figure_timeout,
+                          "a figure to repaint"))
+        for done, seconds, what in waits:
+            try:
+                self.page.wait_for_function(f"q => {{ const p = window.__probe; return {done}; }}",
+                                            arg=quiet * 1000, timeout=seconds * 1000)
+                failure = None
+            except TimeoutError:
+                failure = f"timed out after {seconds} s waiting for {what}"
+                break
+        p = self.page.evaluate("""() => { const p = {...window.__probe};
+            Object.assign(window.__probe, {armed: false, start: null}); return p; }""")
+        if failure:
+            raise AssertionError(f"{failure}: action seen {p['start'] is not None}, text {p['expected']!r} shown "
+                                 f"{p['text'] is not None}, figure repaints {len(p['draws'])}; console errors:\n"
+                                 + "\n".join(self.console_errors))
+        t = [d["t"] - p["start"] for d in p["draws"]]
+        return {
+            "text_ms": round(p["text"] - p["start"], 1),
+            "first_figure_ms": round(min(t), 1) if t else None,
+            "last_figure_ms": round(max(t), 1) if t else None,
+            "figures_repainted": len({d["figure"] for d in p["draws"]}),
+            "repaints": len(t),
+        }
+
+    def screenshot(self, name):
+        """Save the notebook panel as test-artifacts/<name>.png."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.locator(".jp-NotebookPanel").screenshot(path=path)
+        return path
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """The folder for screenshots, logs and measurements a reader of CI wants to see (test-artifacts/)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory):
+    """A running JupyterLab (stopped, kernels and all, when the session ends)."""
+    require_browser()
+    lab = JupyterLab(tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        yield lab.start()
+    finally:
+        lab.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(lab.log_path, ARTIFACTS / "jupyterlab.log")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium under Playwright, with a throwaway profile."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def open_notebook(jupyter_lab, chromium, request):
+    """open_notebook(path) copies the notebook into the served folder and opens it in a fresh browser context;
+    if the test fails, each of its pages is saved as test-artifacts/<test>-failed-<n>.png."""
+    contexts, failed_before = [], request.session.testsfailed
+
+    def open_(path, viewport=(1400, 2400)):
+        name = jupyter_lab.add_notebook(path)
+        context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context.set_default_timeout(60_000)
+        contexts.append(context)
+        return NotebookPage(context.new_page(), jupyter_lab, name).open()
+
+    yield open_
+    for n, context in enumerate(contexts):
+        if request.session.testsfailed > failed_before:  # the call phase is reported before this teardown
+            ARTIFACTS.mkdir(exist_ok=True)
+            context.pages[0].screenshot(path=ARTIFACTS / f"{request.node.name}-failed-{n}.png")
+        context.close()
