@@ -64,5 +64,117 @@ def plot_update_ratios(histories, ax=None):
         y = np.asarray(h.log10_ratio, dtype=float)
         series.append((h.label, np.arange(len(y), dtype=float), y, int((~np.isfinite(y)).sum())))
     ax = _draw(_axes(ax), series, "update:data ratio (log10)", guide=GUIDE_LOG10_RATIO)
+    for line in ax.get_lines():
+        if line.get_gid() == "series":  # after one step each line is a single point: mark it, or nothing shows
+            line.set_marker("o" if len(line.get_xdata()) == 1 else "None")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers, also after one step
     ax.set_xlabel("step")
+    return ax
+
+
+# -- over training time, theory next to measurement, healthy bands
+
+
+def shade_healthy_bands(ax, kind):
+    """Shade health.healthy_bands()[kind] on ax: 'update_ratio' or 'saturation' (y ranges), 'tanh_output' (x range)."""
+    from .health import healthy_bands
+
+    bands = healthy_bands()
+    if kind not in bands:
+        raise ValueError(f"kind must be one of {', '.join(bands)}, got {kind!r}")
+    band = bands[kind]
+    for patch in [p for p in ax.patches if p.get_gid() == "healthy_band"]:
+        patch.remove()  # shading twice would darken the band
+    span = ax.axvspan if kind == "tanh_output" else ax.axhspan
+    span(band.low, band.high, color="tab:green", alpha=0.12, zorder=0, gid="healthy_band", lw=0)
+    return ax
+
+
+def _layer_record(records, layer):
+    """The LayerOverTime of `layer`: its index in the model (1, 3, ...) or its label ('layer 1 (Tanh)')."""
+    for r in records:
+        if layer in (r.index, r.label):
+            return r
+    raise ValueError(f"layer {layer!r} has no snapshots; choose from {', '.join(str(r.index) for r in records)}")
+
+
+def _step_edges(steps):
+    """Edges between snapshot steps for pcolormesh: halfway between neighbours, half a gap beyond the ends."""
+    steps = np.asarray(steps, dtype=float)
+    if len(steps) == 1:
+        return np.array([steps[0] - 0.5, steps[0] + 0.5])
+    mid = (steps[1:] + steps[:-1]) / 2
+    return np.concatenate([[steps[0] - (mid[0] - steps[0])], mid, [steps[-1] + (steps[-1] - mid[-1])]])
+
+
+def plot_activation_over_time(records, layer, ax=None):
+    """Needs stats.activations_over_time(run): one layer's output histograms as an image, step on x, value on y,
+    log10 density as colour (white: no value there). Redrawn on the same ax with the same shape, it updates in place."""
+    r = _layer_record(records, layer)
+    ax = _axes(ax)
+    with np.errstate(divide="ignore"):
+        logd = np.log10(r.density.T)  # (bins, snapshots)
+    logd = np.ma.masked_invalid(np.where(np.isfinite(logd), logd, np.nan))
+    mesh = next((c for c in ax.collections if c.get_gid() == "over_time"), None)
+    if mesh is not None and mesh.get_array().shape == logd.shape and getattr(ax, "_nbdiag_layer", None) == r.label:
+        mesh.set_array(logd)
+        mesh.autoscale()
+    else:
+        colorbar = getattr(ax, "_nbdiag_colorbar", None)
+        if colorbar is not None:
+            colorbar.remove()
+        ax.clear()
+        mesh = ax.pcolormesh(_step_edges(r.steps), r.edges, logd, cmap="viridis", gid="over_time")
+        ax._nbdiag_colorbar = ax.figure.colorbar(mesh, ax=ax, label="log10 density")
+        ax._nbdiag_layer = r.label
+    ax.set_xlabel("step")
+    ax.set_ylabel("output value")
+    beyond = r.outside.max()
+    ax.set_title(f"{r.label} over training" + (f" — up to {beyond:.1f}% beyond the bins, drawn at the edges"
+                                               if beyond > 0 else ""))
+    return ax
+
+
+def plot_layer_stats_over_time(records, ax=None):
+    """Needs stats.activations_over_time(run): each layer's output mean, std and saturation % over the snapshot
+    steps, on three axes (pass a sequence of three as ax, or get a new figure); the saturation's healthy band
+    is shaded. Returns the three axes."""
+    if ax is None:
+        _, ax = plt.subplots(1, 3, figsize=(15, 3.5))
+    if len(ax) != 3:
+        raise ValueError(f"ax must be three axes (mean, std, saturation), got {len(ax)}")
+    for a, what, title in zip(ax, ("mean", "std", "saturated"), ("mean", "std", "saturated (%)")):
+        series = []
+        for r in records:
+            y = np.asarray(getattr(r, what), dtype=float)
+            series.append((r.label, np.asarray(r.steps, dtype=float), y, int((~np.isfinite(y)).sum())))
+        _draw(a, series, f"output {title} over training")
+        for line in a.get_lines():
+            if line.get_gid() == "series":
+                line.set_marker(".")
+        a.set_xlabel("step")
+    shade_healthy_bands(ax[2], "saturation")
+    return ax
+
+
+def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
+    """Needs stats.predicted_std(config, vocab_size) and the run's stats.activation_stats / gradient_stats: per
+    watched layer the std the linear fan_in/gain arithmetic predicts (dashed) over the measured one (solid),
+    forward on the first axes and backward on the second, log y. Returns the two axes."""
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(12, 3.5))
+    if len(ax) != 2:
+        raise ValueError(f"ax must be two axes (activations, gradients), got {len(ax)}")
+    for a, measured, field, title in ((ax[0], activation_stats, "activation_std", "activation std per layer"),
+                                      (ax[1], gradient_stats, "gradient_std", "gradient std per layer")):
+        a.clear()
+        x = [p.index for p in predicted]
+        a.plot(x, [getattr(p, field) for p in predicted], "--o", color="tab:gray", label="predicted (linear layers)")
+        got = {m.index: m.std for m in measured}
+        a.plot([i for i in x if i in got], [got[i] for i in x if i in got], "-o", color="tab:blue", label="measured")
+        a.set_yscale("log")
+        a.set_xticks(x, [f"{p.index}\n{p.kind}" for p in predicted])
+        a.set_xlabel("layer")
+        a.set_title(title)
+        a.legend(fontsize="small")
     return ax

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from .data import BLOCK_SIZE, load_dataset
 from .layers import MLP, BatchNorm1d, Linear, Tanh
+from .stats import MAX_SNAPSHOTS, Snapshots, lesson_watched
 
 PROGRESS_MIN_STEPS = 500  # runs at least this long show a progress bar
 
@@ -121,6 +122,7 @@ class Run:
     layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
     params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
     diverged_at: int = None  # the step whose loss was not finite, if any
+    snapshots: Snapshots = None  # the watched layers at a schedule of steps, if train was asked for them
 
     @property
     def steps_done(self):
@@ -136,16 +138,20 @@ class Run:
                 f"(lr {self.config.lr:g} is probably too large); stopped there")
 
 
-def train(config, dataset=None, progress=None):
+def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
     """Train the lecture's MLP with SGD as `config` says, recording what the diagnostics need.
 
     The generator draws C, then each Linear's weight, then one minibatch per step, so the numbers
     are the lecture's. Only per-step scalars are kept, so memory does not grow with the steps
     beyond those. `progress` (default: on for runs of PROGRESS_MIN_STEPS or more) shows a bar.
+    `snapshots` (every N steps, or "log"; default off) also keeps the watched layers' output histograms
+    and mean/std/saturation at those steps in run.snapshots, at most `max_snapshots` of them (see
+    stats.Snapshots); they only read the outputs, so the run's numbers are the same with or without them.
     """
     dataset = dataset if dataset is not None else load_dataset()
+    history = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
     with _one_thread():
-        return _train(config, dataset, progress)
+        return _train(config, dataset, progress, history)
 
 
 @contextmanager
@@ -160,9 +166,11 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
-def _train(config, dataset, progress):
+def _train(config, dataset, progress, history=None):
     g = torch.Generator().manual_seed(config.seed)
     model = build_model(config, dataset.vocab_size, g)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    watched = lesson_watched(kinds, config.tanh)
     params = model.parameters()
     losses = []  # a Python float per step: cheaper to append than writing into a tensor each step
     # std(lr * grad) and std(param) per step; the ratio's division and log10 run once, after the loop
@@ -180,6 +188,8 @@ def _train(config, dataset, progress):
         loss = F.cross_entropy(logits, dataset.Ytr[ix])
         loss_value = loss.item()
         losses.append(loss_value)
+        if history is not None and history.due(i):
+            history.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, None) for j in watched])
         finite = math.isfinite(loss_value)
         last = i == config.steps - 1 or not finite
         if last:  # keep the layer outputs' gradients only where the records need them
@@ -203,7 +213,7 @@ def _train(config, dataset, progress):
         steps.close()
     ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
     return Run(
-        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at,
+        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at, snapshots=history,
         layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
         params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
     )
