@@ -15,7 +15,8 @@ Forward hooks keep each watched layer's output and ask autograd to retain its gr
 change the optimizer really made (right for Adam and momentum too, not only lr * grad), and it reads each
 parameter's gradient then. Memory is bounded: per step only 1 + n_params numbers are kept (the loss and one
 update:data per parameter), besides copies of the parameters from up to BATCH_STEPS recent steps (at most
-SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients.
+SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients; with
+snapshots=N, also at most max_snapshots histograms of each watched layer (see nbdiag.stats.Snapshots).
 Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
 """
 import functools
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .stats import MAX_SNAPSHOTS, Snapshots
 from .train import LayerRecord, ParamRecord
 
 BATCH_STEPS = 32  # update:data of up to this many steps are computed together (a few big operations, not many small)
@@ -51,7 +53,7 @@ class WatchedParam(ParamRecord):
 class Recording:
     """What `watch` records; reads like nbdiag.train.Run (losses, update_ratios, layers, params, diverged_at...)."""
 
-    def __init__(self, model, lr=None, layers=None, saturation=None):
+    def __init__(self, model, lr=None, layers=None, saturation=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
         if not isinstance(model, nn.Module):
             raise TypeError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf):
@@ -60,6 +62,8 @@ class Recording:
                                        or not 0 < saturation < math.inf):
             raise ValueError(f"saturation must be a positive threshold on |output| or None, got {saturation!r}")
         self.lr, self.saturation = lr, saturation
+        # the watched layers' histograms at a schedule of steps, as train(..., snapshots=N) keeps them
+        self.snapshots = None if snapshots is None else Snapshots(snapshots, max_snapshots, threshold=saturation)
         named = list(model.named_modules())
         named = named[1:] if len(named) > 1 else named  # the layers are the submodules; a bare layer is its own
         self._watched_modules = _choose_layers(model, named, layers)  # [(index, name, module)]
@@ -144,6 +148,10 @@ class Recording:
         i = len(self._losses)
         self._losses.append(value)
         self._last = [(out, None if out is None else out.grad) for out in self._pending]
+        if self.snapshots is not None and self.snapshots.due(i):
+            self.snapshots.add(i, [WatchedLayer(index, type(module).__name__, out, None, name) for
+                                   (index, name, module), out in zip(self._watched_modules, self._pending)
+                                   if out is not None])
         grads = [p.grad for p in self._params]
         if all(g is None for g in grads):
             raise RuntimeError("rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
@@ -247,16 +255,20 @@ def _cpu(t):
     return None if t is None else t.cpu()
 
 
-def watch(model, lr=None, layers=None, saturation=None):
+def watch(model, lr=None, layers=None, saturation=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
     """Record the lesson's diagnostics of `model` while you train it: `with watch(model) as rec:`, `rec.step(loss)`.
 
     lr: your learning rate, only so the advice can name a better one. layers: which layers' outputs to
     watch — a list of submodules or their names (as in model.named_modules()), or a module class such as
     nn.Linear; by default every activation (Tanh, ReLU, ...), or every Linear but the last if there are
     none. saturation: count |output| > this as saturated in every watched layer, instead of the per-kind
-    rules of nbdiag.stats.saturated (|t| > 0.97 for Tanh, t == 0 for ReLU, ...).
+    rules of nbdiag.stats.saturated (|t| > 0.97 for Tanh, t == 0 for ReLU, ...). snapshots: also keep the
+    watched layers' histograms every N steps (or "log"), at most max_snapshots of them, for
+    stats.activations_over_time(rec); as the number of steps is not known ahead, the last step is kept only
+    if the schedule takes it.
     """
-    return Recording(model, lr=lr, layers=layers, saturation=saturation)
+    return Recording(model, lr=lr, layers=layers, saturation=saturation, snapshots=snapshots,
+                     max_snapshots=max_snapshots)
 
 
 def _choose_layers(model, named, layers):

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Why does a deep network train — or not?
 #
-# A short course in nine notebooks. Each one takes a single idea from the lesson *"Visualizing the
+# A short course in ten notebooks. Each one takes a single idea from the lesson *"Visualizing the
 # activation, gradients, gradient to data ratio and update to data distributions"* and lets you see
 # it happen inside a real network: one idea per notebook, a few minutes of reading, then a widget
 # to play with.
@@ -25,6 +25,7 @@
 # | 7 | [Update:data over training](07_update_ratios.ipynb) | Is the learning rate right? Reading the 1e-3 rule of thumb. |
 # | 8 | [Batch normalization](08_batchnorm.ipynb) | How does batch norm make all of this far less fragile? |
 # | 9 | [Playground](09_playground.ipynb) | Every knob at once, and two networks side by side. |
+# | 10 | [Your own model](10_your_own_model.ipynb) | The same pictures and health verdicts for any torch.nn model, over training time, and next to the theory. |
 #
 # Do them in order: each builds on the pictures of the one before.
 

@@ -1,0 +1,163 @@
+"""Diagnostics over training time (snapshots in bounded memory), the theory-vs-measurement picture, healthy bands."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from nbdiag import health, plots, stats, watch
+from nbdiag.stats import Snapshots
+from nbdiag.train import Config, LayerRecord, train
+
+
+@pytest.fixture(scope="module")
+def snapshot_run(dataset):
+    return train(Config(steps=200), dataset, progress=False, snapshots=25)
+
+
+def test_every_n_schedule_is_honoured_and_ends_at_the_last_step(snapshot_run):
+    records = stats.activations_over_time(snapshot_run)
+    assert [r.index for r in records] == [1, 3, 5, 7, 9]  # the lesson's tanh layers
+    for r in records:
+        assert list(r.steps) == [0, 25, 50, 75, 100, 125, 150, 175, 199]
+        assert r.density.shape == (9, stats.OVER_TIME_BINS) and list(r.edges[[0, -1]]) == [-1.0, 1.0]
+        widths = np.diff(r.edges)
+        assert np.allclose((r.density * widths).sum(1), 1.0)  # each snapshot is a density
+
+
+def test_log_schedule_takes_powers_of_two(dataset):
+    run = train(Config(steps=100), dataset, progress=False, snapshots="log")
+    assert list(stats.activations_over_time(run)[0].steps) == [0, 1, 2, 4, 8, 16, 32, 64, 99]
+
+
+def test_the_last_snapshot_is_the_last_steps_table(snapshot_run):
+    """The snapshot at the last step reads the same outputs as the lesson's tables."""
+    for r, s in zip(stats.activations_over_time(snapshot_run), stats.activation_stats(snapshot_run)):
+        assert (r.index, r.mean[-1], r.std[-1], r.saturated[-1]) == (s.index, s.mean, s.std, s.saturated)
+
+
+def test_snapshots_leave_the_run_bitwise_unchanged(dataset):
+    plain, watched = train(Config(steps=60), dataset), train(Config(steps=60), dataset, snapshots=7)
+    assert plain.snapshots is None
+    assert torch.equal(plain.losses, watched.losses) and torch.equal(plain.update_ratios, watched.update_ratios)
+    for x, y in zip(plain.layers, watched.layers):
+        assert torch.equal(x.out, y.out) and torch.equal(x.grad, y.grad)
+    for x, y in zip(plain.params, watched.params):
+        assert torch.equal(x.data, y.data) and torch.equal(x.grad, y.grad)
+
+
+def test_gain_3_still_saturates_47_66_percent_with_snapshots(dataset):
+    run = train(Config(gain=3), dataset, snapshots=1)
+    assert "saturated: 47.66%" in stats.format_activation_table(stats.activation_stats(run))
+    assert stats.activations_over_time(run)[0].saturated[0] == pytest.approx(47.66, abs=0.005)
+
+
+def test_memory_stays_bounded_on_a_long_run(dataset):
+    """3000 steps snapshotted every step into at most 8 snapshots: halving keeps them evenly spaced."""
+    run = train(Config(steps=3000), dataset, progress=False, snapshots=1, max_snapshots=8)
+    steps = stats.activations_over_time(run)[0].steps
+    assert len(steps) <= 8 and steps[0] == 0 and steps[-1] == 2999
+    gaps = np.diff(steps[:-1])
+    assert len(set(gaps)) == 1 and gaps[0] >= 3000 // 8  # one interval, a power-of-two multiple of 1
+    assert gaps[0] & (gaps[0] - 1) == 0
+    layers, bins = 5, stats.OVER_TIME_BINS
+    assert run.snapshots.numbers() == len(steps) * layers * (bins + 4) <= 8 * layers * (bins + 4)
+
+
+def test_thinning_keeps_the_log_schedule_log_spaced():
+    snaps = Snapshots("log", max_snapshots=5)
+    rec = LayerRecord(0, "Tanh", torch.linspace(-1, 1, 64), None)
+    for step in range(5000):
+        snaps.add(step, [rec])
+        assert len(snaps.kept) <= 5
+    assert [s for s, _ in snaps.kept] == [0, 1, 16, 256, 4096]
+
+
+@pytest.mark.parametrize("schedule, max_snapshots, option", [(0, 64, "snapshots"), (2.5, 64, "snapshots"),
+                                                             ("lin", 64, "snapshots"), (10, 3, "max_snapshots")])
+def test_bad_schedules_are_rejected_naming_the_option(dataset, schedule, max_snapshots, option):
+    with pytest.raises(ValueError, match=option):
+        train(Config(steps=3), dataset, snapshots=schedule, max_snapshots=max_snapshots)
+
+
+def test_a_run_without_snapshots_says_how_to_get_them(dataset):
+    with pytest.raises(ValueError, match="snapshots="):
+        stats.activations_over_time(train(Config(), dataset))
+
+
+def test_linear_layers_get_bins_from_the_first_snapshot(dataset):
+    run = train(Config(steps=50, tanh=False), dataset, progress=False, snapshots=10)
+    r = stats.activations_over_time(run)[0]
+    assert r.kind == "Linear" and r.edges[0] < -1 and r.edges[-1] > 1
+    assert (r.outside >= 0).all() and r.outside[0] == 0  # the first snapshot fits its own (widened) range
+
+
+def test_over_time_plots_draw_and_update_in_place(snapshot_run):
+    records = stats.activations_over_time(snapshot_run)
+    ax = plots.plot_activation_over_time(records, 3)
+    [mesh] = [c for c in ax.collections if c.get_gid() == "over_time"]
+    assert mesh.get_array().shape == (stats.OVER_TIME_BINS, 9) and "layer 3 (Tanh)" in ax.get_title()
+    assert plots.plot_activation_over_time(records, "layer 3 (Tanh)", ax=ax) is ax
+    assert [c for c in ax.collections if c.get_gid() == "over_time"] == [mesh]  # same image, updated
+    assert len(ax.figure.axes) == 2  # the plot and one colour bar
+    with pytest.raises(ValueError, match="1, 3, 5, 7, 9"):
+        plots.plot_activation_over_time(records, 2)
+    axes = plots.plot_layer_stats_over_time(records)
+    assert len(axes) == 3 and [len(a.get_lines()) for a in axes] == [5, 5, 5]
+    assert list(axes[1].get_lines()[0].get_ydata()) == list(records[0].std)
+    assert any(p.get_gid() == "healthy_band" for p in axes[2].patches)
+    plt.close("all")
+
+
+def test_predicted_std_is_drawn_over_the_measured(dataset):
+    run = train(Config(), dataset)
+    predicted = stats.predicted_std(run.config, dataset.vocab_size)
+    acts, grads = stats.activation_stats(run), stats.gradient_stats(run)
+    forward, backward = plots.plot_predicted_std(predicted, acts, grads)
+    assert forward.get_yscale() == "log" and backward.get_yscale() == "log"
+    pred_line, measured_line = forward.get_lines()
+    assert list(pred_line.get_ydata()) == [p.activation_std for p in predicted]
+    assert list(measured_line.get_ydata()) == [s.std for s in acts]
+    assert list(backward.get_lines()[1].get_ydata()) == [s.std for s in grads]
+    assert pred_line.get_ydata()[-1] > 10 * measured_line.get_ydata()[-1]  # tanh squashes what gain 5/3 grows
+    plt.close("all")
+
+
+def test_healthy_bands_are_shaded_once(snapshot_run):
+    ax = plots.plot_update_ratios(stats.update_ratio_history(snapshot_run))
+    plots.shade_healthy_bands(ax, "update_ratio")
+    plots.shade_healthy_bands(ax, "update_ratio")
+    [band] = [p for p in ax.patches if p.get_gid() == "healthy_band"]
+    low, high = health.healthy_bands()["update_ratio"].low, health.healthy_bands()["update_ratio"].high
+    corners = band.get_transform().transform(band.get_path().vertices)
+    data_y = ax.transData.inverted().transform(corners)[:, 1]
+    assert min(data_y) == pytest.approx(low) and max(data_y) == pytest.approx(high)
+    with pytest.raises(ValueError, match="update_ratio"):
+        plots.shade_healthy_bands(ax, "loss")
+    plt.close("all")
+
+
+def test_watch_keeps_snapshots_of_a_torch_nn_model_on_its_schedule():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    with torch.no_grad():
+        first_tanh, first_relu = model[:2](X), model[:4](X)  # what step 0's forward pass will see
+    with watch(model, snapshots=5, max_snapshots=4) as rec, watch(model) as plain:
+        for _ in range(40):
+            loss = torch.nn.functional.cross_entropy(model(X), Y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rec.step(loss)
+            plain.step(loss)
+    assert plain.snapshots is None
+    tanh, relu = stats.activations_over_time(rec)
+    assert (tanh.label, relu.label) == ("layer 1 (Tanh)", "layer 3 (ReLU)")
+    assert list(tanh.steps) == [0, 10, 20, 30] and len(rec.snapshots.kept) == 4  # at 20: 0, 5, 10, 15 -> 0, 10
+    assert list(tanh.edges[[0, -1]]) == [-1.0, 1.0] and relu.edges[0] < 0 < relu.edges[-1]
+    assert tanh.mean[0] == pytest.approx(first_tanh.mean().item())
+    assert tanh.std[0] == pytest.approx(first_tanh.std().item())
+    assert tanh.saturated[0] == pytest.approx((first_tanh.abs() > 0.97).float().mean().item() * 100)
+    assert relu.saturated[0] == pytest.approx((first_relu == 0).float().mean().item() * 100)

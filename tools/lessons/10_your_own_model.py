@@ -1,0 +1,223 @@
+# %% [markdown]
+# # Lesson 10 · Your own model
+#
+# *[Start page](00_start_here.ipynb) · previous: [lesson 9, playground](09_playground.ipynb)*
+#
+# Everything so far looked inside nbdiag's own from-scratch network. Your own networks are built
+# from `torch.nn` modules and trained with an optimizer such as Adam. `nbdiag.watch` puts the same
+# four pictures on them: wrap your training loop in `with watch(model) as rec:` and call
+# `rec.step(loss)` after each `optimizer.step()`. Then `rec` works with `stats`, `plots` and
+# `health` exactly like a `train(...)` run.
+#
+# Here the student's model is the lesson's MLP with **ReLU** instead of tanh, trained with **Adam**.
+
+# %%
+%matplotlib widget
+import torch
+from torch import nn
+from nbdiag import Config, load_dataset, train, watch, stats, plots, health
+from nbdiag.widgets import Dashboard
+
+torch.set_num_threads(1)  # one thread: the same numbers on every machine, and faster for a model this small
+data = load_dataset()
+
+# %% [markdown]
+# ## The model: plain torch.nn
+#
+# An embedding, a flatten, five Linear + ReLU blocks and an output Linear, with PyTorch's default
+# initialization. Seeding torch before building it, and giving the minibatches their own seeded
+# generator, makes every run of this notebook print the same numbers.
+
+# %%
+torch.manual_seed(42)
+layers = [nn.Embedding(data.vocab_size, 10), nn.Flatten()]  # (B, 3) -> (B, 3, 10) -> (B, 30)
+fan_in = 30
+for _ in range(5):
+    layers += [nn.Linear(fan_in, 100), nn.ReLU()]  # (B, 100)
+    fan_in = 100
+layers.append(nn.Linear(100, data.vocab_size))  # (B, 27) logits
+model = nn.Sequential(*layers)
+print(model)
+
+# %% [markdown]
+# ## Training it under watch
+#
+# Adam with a learning rate of 0.01, 500 steps of 32 examples. The only lines nbdiag adds to an
+# ordinary training loop are the `with` and the `rec.step(loss)`. By default `watch` records every
+# activation layer, here the five ReLUs (module numbers 3, 5, 7, 9 and 11 of the Sequential).
+
+# %%
+g = torch.Generator().manual_seed(2147483647)  # draws the minibatches
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+with watch(model, lr=0.01) as rec:
+    for step in range(500):
+        ix = torch.randint(0, len(data.Xtr), (32,), generator=g)
+        loss = nn.functional.cross_entropy(model(data.Xtr[ix]), data.Ytr[ix])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        rec.step(loss)
+print(rec.status)
+
+# %% [markdown]
+# ## The four pictures
+#
+# For a ReLU, "saturated" means **exactly zero**: the unit is off and passes no gradient. About half of
+# a healthy ReLU layer's outputs are zero for any one example; the trouble starts when a unit is zero
+# for *every* example, a **dead unit**.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_activations(stats.activation_histograms(rec))
+ax.figure.set_size_inches(9, 3)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_gradients(stats.gradient_histograms(rec))
+ax.figure.set_size_inches(9, 3)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_weight_gradients(stats.weight_grad_histograms(rec))
+ax.figure.set_size_inches(9, 3)
+
+# %% [markdown]
+# The update:data picture measures what Adam *really* did to each weight (the change from one step to
+# the next), not lr × gradient. The green band is the healthy range around the 1e-3 rule of thumb.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_update_ratios(stats.update_ratio_history(rec))
+plots.shade_healthy_bands(ax, "update_ratio")
+ax.figure.set_size_inches(9, 3)
+
+# %% [markdown]
+# **Predict, then reveal.** Adam scales every step to about the learning rate, whatever the gradient.
+# With lr 0.01, where will the update:data lines sit? And how many of the ReLUs' outputs will be zero:
+# about half, as at the start, or more?
+
+# %% [reveal]
+print("# activations (saturated = exactly 0)")
+print(stats.format_activation_table(stats.activation_stats(rec)))
+print("\n# update:data at the last step")
+print(stats.format_update_ratios(rec))
+
+# %% [markdown]
+# **What the numbers say.** The update:data lines sit between −2.6 and −2, up to ten times above the
+# 1e-3 guide: Adam's steps are large for these weights. And far more than half of each layer's outputs
+# are zero, up to 93%: big steps have pushed many units to where their input is negative for every
+# example, and there they stay, since a dead unit gets no gradient to bring it back.
+#
+# ## Health verdicts
+#
+# `health.diagnose` reads the same records and says in words what looks wrong, with the number behind
+# each finding.
+
+# %% [markdown]
+# **Predict, then reveal.** Which findings do you expect: dead units, saturation, vanishing gradients,
+# an update:data far from 1e-3?
+
+# %% [reveal]
+print(health.format_findings(health.diagnose(rec)))
+
+# %% [markdown]
+# **What the verdicts say.** Dead units in every ReLU layer: 6 in the first, about two thirds of the
+# units in each of the others. As they leave less signal behind, the output std shrinks with depth and
+# the gradients fade on their way back. Last, the run-wide verdict: update:data about 1e-2, with the
+# learning rate that would bring it to 1e-3. Note what is *not* there: a ReLU's half-zero outputs are not
+# flagged as saturation, since that is how a ReLU works; only units off for the whole batch are.
+
+# %% [markdown]
+# ## The diagnostics over training time
+#
+# A single table is one moment. `train(..., snapshots=N)` also keeps each watched layer's histogram
+# every N steps (never more than 64 snapshots: when full, every other one is dropped and the spacing
+# doubled). Here the lesson's tanh network, 500 steps, a snapshot every 10.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+run = train(Config(steps=500), data, snapshots=10)
+over_time = stats.activations_over_time(run)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ax = plots.plot_activation_over_time(over_time, 1)
+ax.figure.set_size_inches(9, 3)
+
+# %% [markdown]
+# Step on x, output value on y, and the colour says how many outputs had that value (log10 density; yellow
+# is many). Layer 1's bright bands at ±1 are its saturated outputs. Below: each tanh layer's mean, std and
+# saturation at every snapshot, with the healthy saturation range shaded.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+axes = plots.plot_layer_stats_over_time(over_time)
+axes[0].figure.set_size_inches(12, 3)
+
+# %% [markdown]
+# **Predict, then reveal.** Layer 1 starts at 20% saturated. Does training make it better or worse over
+# 500 steps? And the deeper layers?
+
+# %% [reveal]
+for r in over_time:
+    start, end = f"{r.saturated[0]:.2f}% at step {r.steps[0]}", f"{r.saturated[-1]:.2f}% at step {r.steps[-1]}"
+    print(f"{r.label}: saturated {start}, {end}")
+
+# %% [markdown]
+# **What the numbers say.** Training does not cure layer 1: it stays around 20%. The deeper layers
+# drift up from 5–8% to about 10%, the edge of the healthy band. A single table at step 0 or at the end
+# would not tell you which way things were going; the picture over time does.
+#
+# ## Theory next to measurement
+#
+# If every layer were linear, the fan_in and gain arithmetic of lessons 1–5 would predict each layer's
+# std exactly: gain 5/3 multiplies it by 5/3 per layer forwards, and the gradients grow by 5/3 per layer
+# going backwards. `stats.predicted_std` computes that prediction; the dashed line draws it over what the
+# network really does at its first step.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+first = train(Config(), data)
+predicted = stats.predicted_std(first.config, data.vocab_size)
+axes = plots.plot_predicted_std(predicted, stats.activation_stats(first), stats.gradient_stats(first))
+axes[0].figure.set_size_inches(11, 3)
+
+# %% [markdown]
+# **Predict, then reveal.** Where does the measured std leave the linear prediction, and by how much at
+# layer 9?
+
+# %% [reveal]
+measured = {s.index: s.std for s in stats.activation_stats(first)}
+for p in predicted:
+    print(f"layer {p.index}: predicted std {p.activation_std:.2f}, measured {measured[p.index]:.2f}")
+
+# %% [markdown]
+# **What the numbers say.** From the very first layer: the linear prediction grows by 5/3 per layer, to
+# 12.9 at layer 9, while tanh squashes every output back into (−1, 1), so the measured std stays near
+# 0.7. That is the point of the gain: it makes up for what the squashing takes away, so the signal
+# neither grows nor fades.
+#
+# ## Explore
+#
+# The lesson's network with the knobs you know. Compare what it shows with your ReLU network's pictures.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Dashboard(controls=["gain", "lr"], views=["activations", "update_ratios"], dataset=data)
+
+# %% [markdown]
+# ## Try it yourself
+#
+# 1. Train the ReLU model again with Adam at lr 0.001 (rebuild the model first, or it goes on from where
+#    it is). How many dead units does `health.diagnose` find now?
+# 2. Replace `nn.ReLU()` by `nn.Tanh()` in the model. Which findings appear, and which go away?
+# 3. Train the lesson's network with `snapshots="log"`: at which steps are the snapshots taken, and why is
+#    that a good choice for the first few hundred steps?
+#
+# <details><summary>A hint</summary>
+#
+# With lr 0.001 Adam's steps are ten times smaller: update:data comes down by about a decade and far
+# fewer units die. Log-spaced snapshots (0, 1, 2, 4, 8, ...) look closely at the start, where
+# things change fastest, and only now and then later.
+#
+# </details>
