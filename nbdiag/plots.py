@@ -67,7 +67,7 @@ def plot_update_ratios(histories, ax=None):
     for line in ax.get_lines():
         if line.get_gid() == "series":  # after one step each line is a single point: mark it, or nothing shows
             line.set_marker("o" if len(line.get_xdata()) == 1 else "None")
-    ax.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers, also after one step
+    ax.xaxis.get_major_locator().set_params(integer=True, min_n_ticks=1)  # whole steps, even after one step
     ax.set_xlabel("step")
     return ax
 

@@ -150,12 +150,12 @@ def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX
     """
     dataset = dataset if dataset is not None else load_dataset()
     history = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
-    with _one_thread():
+    with one_thread():
         return _train(config, dataset, progress, history)
 
 
 @contextmanager
-def _one_thread():
+def one_thread():
     """Run torch on one thread: this model's matrices are so small that a second thread costs more in hand-offs
     than it saves, and on a shared machine (Binder, a class server) waiting threads can make a run 10x slower."""
     threads = torch.get_num_threads()

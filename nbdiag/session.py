@@ -1,0 +1,71 @@
+"""The state behind the widgets: a config and the run it gives. No ipywidgets or matplotlib here."""
+import dataclasses
+import functools
+
+from .data import load_dataset
+from .stats import tables
+from .train import Config, ConfigError, train
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
+SWITCHES = ("batchnorm", "tanh", "fan_in_scaling")  # the on/off options
+
+
+@functools.cache
+def shared_dataset():
+    """The names data set, loaded once per process: every dashboard of a lesson reuses it."""
+    return load_dataset()
+
+
+def changed(config, **changes):
+    """`config` with `changes` applied and checked: a ConfigError names any unknown or invalid option."""
+    for name, value in changes.items():
+        if name not in OPTIONS:
+            raise ConfigError(f"unknown option {name!r}; the options are {', '.join(OPTIONS)}")
+        if name in SWITCHES and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return dataclasses.replace(config, **changes)
+
+
+class Session:
+    """A config and the run it gives; changing the config re-runs.
+
+    `update` changes and re-runs at once. A view that receives changes faster than it can run them
+    uses `request` (queue, returns at once) and `run_pending` instead: requests made before the run
+    starts merge into one config, so a burst of changes costs one run, of the latest values, and the
+    stale values in between are never computed.
+    """
+
+    def __init__(self, config=None, dataset=None):
+        self.config = config if config is not None else Config()
+        self.dataset = dataset if dataset is not None else shared_dataset()
+        self.pending = None  # the requested Config not run yet, if any
+        self.run = train(self.config, self.dataset)  # the last finished run
+
+    def request(self, **changes):
+        """Queue changes on top of those already queued; returns the queued Config (None: nothing to run)."""
+        config = changed(self.pending or self.config, **changes)
+        self.pending = config if config != self.config else None  # back to what already ran: nothing to do
+        return self.pending
+
+    def run_pending(self, progress=None):
+        """Train the queued config, if any; returns its Run, or None when nothing was queued."""
+        if self.pending is None:
+            return None
+        config, self.pending = self.pending, None
+        try:
+            self.run = train(config, self.dataset, progress)
+        except BaseException:
+            self.pending = config  # still what was asked for: the next change retries it
+            raise
+        self.config = config
+        return self.run
+
+    def update(self, **changes):
+        """Change the config and re-train now; returns the run (the same one when nothing changed)."""
+        self.request(**changes)
+        self.run_pending()
+        return self.run
+
+    def tables(self):
+        """The lesson's tables of the last run, exactly as `python -m nbdiag tables` prints them."""
+        return tables(self.run)

@@ -1,0 +1,449 @@
+"""The dashboard: controls bound to a Session, and the lesson's pictures and tables, redrawn in place.
+
+Lessons need the ipympl backend (`%matplotlib widget`): each picture is a figure widget whose lines
+are updated in place, and a redraw sends only the changed pixels. Under any other backend a picture
+is a PNG in an Image widget, rendered and sent whole after every run.
+
+State and view: the Session (nbdiag.session) holds the config and the last run. Here the controls
+are observed; each change is queued in the session and run at the kernel's next turn, so that a
+burst of changes (a slider drag) costs one run, of the latest values.
+"""
+import asyncio
+import functools
+import html
+import io
+import math
+import time
+import traceback
+from contextlib import nullcontext
+from fractions import Fraction
+
+import ipywidgets as W
+from IPython import get_ipython
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+
+from . import plots, stats
+from .session import Session, changed, shared_dataset
+from .train import PROGRESS_MIN_STEPS, Config, ConfigError, one_thread
+
+CONTROLS = ("gain", "lr", "batchnorm", "tanh", "fan_in_scaling", "depth", "n_hidden", "steps", "seed")
+VIEWS = ("activations", "gradients", "weight_gradients", "update_ratios")
+GAIN_PRESETS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
+MAX_SEED = 2**53 - 1  # the largest whole number a browser holds exactly
+MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
+TICKS = 3  # tick labels per axis: text is most of a redraw's time, so keep it short
+DPI = 72  # pixels per inch: fewer pixels to render and to encode at each redraw
+KEEP = 0.5  # axes limits stay while the data fill at least this fraction of them
+ROOM = 0.1  # when they change, this fraction of the data's span is added on each side
+
+_STYLE = {"description_width": "10em"}
+_SLIDERS = (W.FloatSlider, W.FloatLogSlider, W.IntSlider)
+
+
+def _snap_gain(value):
+    """The slider's value to its 0.01 step, or the preset it shows (1.67 is 5/3).
+
+    The browser's slider sends typed 3 back as 3.0000000000000004; the config gets 3.0.
+    """
+    value = round(value, 2)
+    return next((preset for preset in GAIN_PRESETS.values() if round(preset, 2) == value), value)
+
+
+def _snap_lr(value):
+    """The log slider's value to 3 significant digits: 0.09999999999999991 from the browser is 0.1."""
+    return float(f"{value:.3g}")
+
+
+def _slider(cls, **kw):
+    return cls(style=_STYLE, layout=W.Layout(width="34em"), **kw)
+
+
+def _switch(description, tooltip):
+    return lambda value: W.Checkbox(value=value, description=description, tooltip=tooltip, indent=False,
+                                    layout=W.Layout(width="auto", margin="0 2em 0 0"))
+
+
+# name -> (make the control from a config value, turn the control's value into a config value)
+_CONTROLS = {
+    "gain": (lambda v: _slider(W.FloatSlider, value=v, min=0.2, max=5.0, step=0.01, readout_format=".2f",
+                               description="gain", tooltip="multiplies the initial weights; 5/3 suits tanh"),
+             _snap_gain),
+    "lr": (lambda v: _slider(W.FloatLogSlider, value=v, base=10, min=-3, max=1, step=0.1, readout_format=".3g",
+                             description="learning rate", tooltip="the size of each SGD step"),
+           _snap_lr),
+    "batchnorm": (_switch("batch norm", "normalize every layer over the batch, before the tanh"), bool),
+    "tanh": (_switch("tanh layers", "off: a stack of linear layers"), bool),
+    "fan_in_scaling": (_switch("fan_in scaling", "divide the initial weights by √fan_in"), bool),
+    "depth": (lambda v: _slider(W.IntSlider, value=v, min=1, max=10, description="hidden layers"), int),
+    "n_hidden": (lambda v: _slider(W.IntSlider, value=v, min=10, max=500, step=10, description="neurons per layer"),
+                 int),
+    # update on release only: a drag through long runs would run each of them
+    "steps": (lambda v: _slider(W.IntSlider, value=v, min=1, max=3000, continuous_update=False,
+                                description="training steps"), int),
+    "seed": (lambda v: W.BoundedIntText(value=v, min=0, max=MAX_SEED, description="random seed", style=_STYLE,
+                                        tooltip="seeds the initial weights and the minibatches"), int),
+}
+
+
+def _bounds(control):
+    if isinstance(control, W.FloatLogSlider):
+        return control.base**control.min, control.base**control.max
+    return (control.min, control.max) if hasattr(control, "min") else None
+
+
+def _make_controls(names, config):
+    """A control per name, showing `config`; ConfigError when a value lies outside its control's range."""
+    controls = {}
+    for name in names:
+        value = getattr(config, name)
+        controls[name] = control = _CONTROLS[name][0](value)
+        bounds = _bounds(control)
+        if bounds and not bounds[0] <= value <= bounds[1]:
+            raise ConfigError(f"{name}={value!r} is outside its control's range, {bounds[0]:g} to {bounds[1]:g}")
+    return controls
+
+
+def _chosen(names, allowed, kind):
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"unknown {kind} {name!r}; the {kind}s are {', '.join(allowed)}")
+    return names
+
+
+def _gain_text(gain):
+    fraction = Fraction(gain).limit_denominator(12)
+    return f"{fraction.numerator}/{fraction.denominator}" if fraction.denominator > 1 and float(fraction) == gain \
+        else f"{gain:g}"
+
+
+def _describe(config):
+    """One line a student can read: the settings that differ between lesson runs."""
+    on = {True: "on", False: "off"}
+    return (f"gain {_gain_text(config.gain)} · learning rate {config.lr:g} · batch norm {on[config.batchnorm]} · "
+            f"tanh {on[config.tanh]} · fan_in scaling {on[config.fan_in_scaling]} · "
+            f"{config.depth} hidden layers of {config.n_hidden} · seed {config.seed}")
+
+
+def _status_html(run):
+    color = "#b00020" if run.diverged_at is not None else "inherit"
+    return (f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b><br>'
+            f'<small>{html.escape(_describe(run.config))}</small></div>')
+
+
+def _tables_html(run):
+    return f'<pre style="font-size:12px; line-height:1.3; margin:0">{html.escape(stats.tables(run))}</pre>'
+
+
+_DRAW = {
+    "activations": lambda run, ax: plots.plot_activations(stats.activation_histograms(run), ax),
+    "gradients": lambda run, ax: plots.plot_gradients(stats.gradient_histograms(run), ax),
+    "weight_gradients": lambda run, ax: plots.plot_weight_gradients(stats.weight_grad_histograms(run), ax),
+    "update_ratios": lambda run, ax: plots.plot_update_ratios(stats.update_ratio_history(run), ax),
+}
+
+
+def _legend_html(ax):
+    entries = []
+    for line in ax.get_lines():
+        label = {"series": line.get_label(), "guide": "update:data = 1e-3"}.get(line.get_gid())
+        if label:
+            entries.append(f'<span style="color:{to_hex(line.get_color())}; white-space:nowrap; margin-right:0.8em">'
+                           f'&#9473; {html.escape(label)}</span>')
+    return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
+
+
+def _kernel_loop():
+    """The event loop of the Jupyter kernel running this callback, or None (a script, a test)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _series(ax):
+    return [line for line in ax.get_lines() if line.get_gid() == "series"]
+
+
+def _keep_limits(ax, old_xlim, old_ylim):
+    """Keep the old limits while the new data fit in them and fill at least KEEP of them; else leave some room.
+
+    Then the ticks, and so the background image, mostly stay the same, and a redraw only repaints the lines.
+    """
+    for (low, high), (old_low, old_high), set_lim in ((ax.get_xlim(), old_xlim, ax.set_xlim),
+                                                      (ax.get_ylim(), old_ylim, ax.set_ylim)):
+        if old_low <= low and high <= old_high and high - low >= KEEP * (old_high - old_low):
+            low, high = old_low, old_high
+        else:  # room for the next runs' data to move a little
+            low, high = low - ROOM * (high - low), high + ROOM * (high - low)
+        set_lim(low, high, auto=None)  # (None: autoscaling stays on for the next run)
+
+
+class _Picture:
+    """One view as one figure: one axes, or a row of axes sharing their limits (a comparison).
+
+    Its title and legend are HTML around the figure: matplotlib renders every text again at every
+    draw, and text was most of a redraw's time. For the same reason, while the axes limits stay the
+    same a redraw repaints only the lines over a saved background (blitting).
+    """
+
+    def __init__(self, view, columns, figsize):
+        self.view = view
+        with plt.ioff():  # shown inside the dashboard, not as the cell's output
+            # a figure of pyplot's backend, not registered with pyplot: re-running a lesson cell
+            # leaves no figure behind in plt.get_fignums(), and plt.close("all") can't blank it
+            self.figure = plt.new_figure_manager(0, figsize=figsize, dpi=DPI).canvas.figure
+        canvas = self.figure.canvas
+        if isinstance(canvas, W.DOMWidget):  # ipympl
+            canvas.header_visible = canvas.footer_visible = False
+            self.image = canvas
+        else:
+            self.image = W.Image(format="png")
+        self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
+        width, height = figsize
+        # a fixed layout: tight and constrained layouts measure every text again at every draw
+        self.figure.subplots_adjust(left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height,
+                                    top=1 - 0.12 / height, wspace=0.06)
+        column_width = W.Layout(width=f"{width * DPI / columns:.0f}px")
+        self.titles = [W.HTML(layout=column_width) for _ in self.axes]
+        self.legends = [W.HTML(layout=column_width) for _ in self.axes]
+        self.widget = W.VBox([W.HBox(self.titles), self.image, W.HBox(self.legends)])
+        self._background = None  # the last full render without the lines
+        self._background_layout = None  # what that background depends on, when it was saved
+
+    def draw(self, run, column=0):
+        """Draw `run` in one column: lines updated in place, title and legend into the HTML."""
+        ax = self.axes[column]
+        labels, limits = [line.get_label() for line in _series(ax)], (ax.get_xlim(), ax.get_ylim())
+        _DRAW[self.view](run, ax)
+        if [line.get_label() for line in _series(ax)] == labels:
+            _keep_limits(ax, *limits)
+        else:  # plots cleared the axes for a new layout: a new locator too
+            ax.locator_params(nbins=TICKS)
+        self.titles[column].value = f'<b style="font-size:13px">{html.escape(ax.get_title())}</b>'
+        ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        self.legends[column].value = _legend_html(ax)
+
+    def redraw(self):
+        """Render and send the new frame: only the lines when the background still holds."""
+        if self.image is not self.figure.canvas:  # not ipympl: a whole new PNG
+            png = io.BytesIO()
+            self.figure.savefig(png, format="png")
+            self.image.value = png.getvalue()
+            return
+        canvas = self.figure.canvas
+        if canvas.syncing_data_url:  # no page has shown the figure yet: it asks for a whole frame when it does
+            canvas.draw_idle()  # (a frame sent before that would become a broken image in the page)
+            return
+        lines = [line for ax in self.axes for line in _series(ax)]
+        layout = self._layout()
+        if layout != self._background_layout:
+            for line in lines:
+                line.set_visible(False)
+            FigureCanvasAgg.draw(canvas)  # render only; the blit below sends the frame
+            self._background, self._background_layout = canvas.copy_from_bbox(self.figure.bbox), layout
+            for line in lines:
+                line.set_visible(True)
+        else:
+            canvas.restore_region(self._background)
+        for line in lines:
+            line.axes.draw_artist(line)
+        canvas.blit(self.figure.bbox)  # ipympl sends the pixels that changed since the last frame
+
+    def _layout(self):
+        """What the background depends on: the figure's size and each axes' limits and lines."""
+        return (tuple(self.figure.bbox.size),
+                [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes])
+
+class _Panel:
+    """One session with its controls, status line, error and progress outputs and tables.
+
+    Its runs are drawn in column `column` of each of `pictures`.
+    """
+
+    def __init__(self, session, controls, pictures, column=0, tables=True):
+        self.session = session
+        self.controls = controls
+        self.pictures, self.column = pictures, column
+        self.presets = {}
+        if "gain" in controls:
+            for label, value in GAIN_PRESETS.items():
+                self.presets[label] = button = W.Button(description=label, tooltip=f"gain {label}",
+                                                        layout=W.Layout(width="3.6em"))
+                button.on_click(functools.partial(self._set_gain, value))
+        for name, control in controls.items():
+            control.observe(functools.partial(self._changed, name), names="value")
+        self.status = W.HTML()
+        self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
+        self.progress = W.Output()  # the progress bar of a long run
+        self.tables = W.HTML() if tables else None
+        self.control_box = self._control_box()
+        self._scheduled = False
+        self._last_shown = -math.inf
+        self._show(session.run)
+
+    def _control_box(self):
+        """One control per row; the on/off switches share a row, and gain's presets sit by its slider."""
+        rows, switches = [], W.HBox(layout=W.Layout(padding="0 0 0 10.5em"))
+        for name, control in self.controls.items():
+            if isinstance(control, W.Checkbox):
+                if not switches.children:
+                    rows.append(switches)
+                switches.children += (control,)
+            elif name == "gain":
+                rows.append(W.HBox([control, *self.presets.values()]))
+            else:
+                rows.append(control)
+        return W.VBox(rows)
+
+    def _set_gain(self, value, _button):
+        self.controls["gain"].value = value
+
+    def _changed(self, name, change):
+        """A control moved: queue the change, then run it now or at the kernel's next turn."""
+        try:
+            pending = self.session.request(**{name: _CONTROLS[name][1](change["new"])})
+        except Exception:
+            return self._show_error()
+        if pending is None:  # e.g. the slider echoing 5/3 back as 1.67
+            return
+        loop = _kernel_loop()
+        if loop is None or pending.steps >= PROGRESS_MIN_STEPS:
+            # a long run goes now, inside this change's own message: only there can its progress bar
+            # show in our Output (the page drops output of a message it has finished with)
+            return self.refresh()
+        if not self._scheduled:
+            # changes that reach the kernel while it is busy wait there, then arrive one by one; waiting
+            # a moment after the last redraw lets them all merge into the queued config: one run, the latest
+            self._scheduled = True
+            loop.call_later(max(0.0, self._last_shown + MERGE_SECONDS - time.monotonic()), self.refresh)
+
+    def refresh(self):
+        """Run the queued changes, if any, and show the new run."""
+        self._scheduled = False
+        pending = self.session.pending
+        if pending is None:
+            return
+        long = pending.steps >= PROGRESS_MIN_STEPS
+        try:
+            with self.progress if long else nullcontext():  # tqdm.auto's bar shows in the Output
+                run = self.session.run_pending()
+            if long and get_ipython() is not None:  # (elsewhere tqdm wrote to stderr, and this would print)
+                self.progress.clear_output()  # the finished bar's widget is closed: leave no trace of it
+            self._show(run)
+        except Exception:
+            self._show_error()
+
+    def _show(self, run):
+        with one_thread():  # the histograms too, as training: on shared cores a second thread only waits
+            for picture in self.pictures:
+                picture.draw(run, self.column)
+        self.status.value = _status_html(run)
+        if self.tables is not None:
+            self.tables.value = _tables_html(run)
+        live = run.config.steps < PROGRESS_MIN_STEPS  # quick runs follow a drag; long ones wait for the release
+        for name, control in self.controls.items():
+            if isinstance(control, _SLIDERS) and name != "steps":
+                control.continuous_update = live
+        if self.errors.outputs:
+            self.errors.outputs = ()
+        for picture in self.pictures:
+            picture.redraw()
+        self._last_shown = time.monotonic()
+
+    def _show_error(self):
+        # append_stderr sets the Output's state, so it shows from any callback, unlike `with output:`
+        self.errors.append_stderr(traceback.format_exc())
+
+
+def _rows(widgets, per_row=2):
+    return W.VBox([W.HBox(widgets[i:i + per_row]) for i in range(0, len(widgets), per_row)])
+
+
+class Dashboard(W.VBox):
+    """Controls, pictures and tables of one run: a change re-runs the network and redraws in place.
+
+    Dashboard() shows everything; Dashboard(controls=["gain"], views=["activations"], gain=5/3)
+    just what a lesson cell is about. Config values (gain=3, batchnorm=True, steps=1001...) set the start.
+    """
+
+    def __init__(self, controls=CONTROLS, views=VIEWS, tables=True, dataset=None, **config_values):
+        controls, views = _chosen(controls, CONTROLS, "control"), _chosen(views, VIEWS, "view")
+        config = changed(Config(), **config_values)
+        control_widgets = _make_controls(controls, config)  # range errors before a possibly long run
+        self.session = Session(config, dataset)
+        figsize = (10.0, 3.4) if len(views) == 1 else (6.0, 3.1)
+        self._pictures = {view: _Picture(view, 1, figsize) for view in views}
+        p = self._panel = _Panel(self.session, control_widgets, list(self._pictures.values()), tables=tables)
+        self.controls, self.presets = p.controls, p.presets
+        self.status, self.errors, self.progress, self.tables_html = p.status, p.errors, p.progress, p.tables
+        parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()])]
+        super().__init__(parts + ([p.tables] if tables else []))
+
+    @property
+    def figures(self):
+        """The matplotlib figure of each view, by view name."""
+        return {view: picture.figure for view, picture in self._pictures.items()}
+
+    def close(self):
+        """Close the figures and every widget of the dashboard."""
+        _close_tree(self)
+
+
+class Comparison(W.VBox):
+    """Two configs side by side from the same seed, each with its controls; each picture pair shares its axes.
+
+    Comparison(dict(gain=1), dict(gain=5/3)) or Comparison(dict(), dict(batchnorm=True)).
+    """
+
+    def __init__(self, left, right, controls=CONTROLS, views=VIEWS, tables=True, dataset=None):
+        controls, views = _chosen(controls, CONTROLS, "control"), _chosen(views, VIEWS, "view")
+        seeds = {side["seed"] for side in (left, right) if "seed" in side}
+        if len(seeds) > 1:
+            raise ConfigError(f"seed: both sides of a comparison run from the same seed, got {sorted(seeds)}")
+        seed = seeds.pop() if seeds else Config().seed
+        configs = [changed(Config(), **{**side, "seed": seed}) for side in (left, right)]
+        side_controls = [c for c in controls if c != "seed"]
+        widgets = [_make_controls(side_controls, config) for config in configs]
+        self.seed = _make_controls(["seed"], configs[0])["seed"] if "seed" in controls else None
+        dataset = dataset if dataset is not None else shared_dataset()
+        sessions = [Session(config, dataset) for config in configs]
+        self._pictures = {view: _Picture(view, 2, (11.0, 2.9)) for view in views}
+        self.left, self.right = (_Panel(session, w, list(self._pictures.values()), column, tables)
+                                 for column, (session, w) in enumerate(zip(sessions, widgets)))
+        if self.seed is not None:
+            self.seed.observe(self._seed_changed, names="value")
+        half = W.Layout(width="50%")
+        sides = W.HBox([W.VBox([p.control_box, p.status, p.errors, p.progress], layout=half)
+                        for p in (self.left, self.right)])
+        parts = ([self.seed] if self.seed is not None else []) + [sides]
+        parts += [picture.widget for picture in self._pictures.values()]
+        parts += [W.HBox([W.Box([p.tables], layout=half) for p in (self.left, self.right)])] if tables else []
+        super().__init__(parts)
+
+    def _seed_changed(self, change):
+        for panel in (self.left, self.right):
+            panel._changed("seed", change)
+
+    @property
+    def figures(self):
+        """The matplotlib figure of each view, by view name."""
+        return {view: picture.figure for view, picture in self._pictures.items()}
+
+    def close(self):
+        """Close the figures and every widget of the comparison."""
+        _close_tree(self)
+
+
+def _close_tree(widget):
+    """Close a widget and every widget it holds: children, but also layouts, styles, ipympl's toolbar."""
+    held = [getattr(widget, name) for name in widget.keys]
+    W.Widget.close(widget)
+    for value in held:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, W.Widget) and item.comm is not None:
+                _close_tree(item)

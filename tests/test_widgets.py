@@ -1,0 +1,452 @@
+"""The dashboard without a browser: controls, in-place redraws, merged changes, errors shown, CLI numbers.
+
+Runs on ipympl's backend, the lessons' one: outside a kernel its canvas is a widget whose messages go
+nowhere, and it renders as it would in the page. Inside a coroutine the dashboard takes the kernel's
+path (changes wait for the event loop and merge); without one it runs each change at once.
+"""
+import asyncio
+import gc
+import html
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+import nbdiag.session
+import nbdiag.stats
+from nbdiag import Config, ConfigError, train
+from nbdiag.stats import tables
+from nbdiag.train import PROGRESS_MIN_STEPS
+from nbdiag.widgets import CONTROLS, GAIN_PRESETS, KEEP, VIEWS, Comparison, Dashboard
+
+ROOT = Path(__file__).resolve().parents[1]
+GAIN_3_LAYER_1 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"
+
+
+@pytest.fixture(autouse=True)
+def ipympl_backend():
+    before = plt.get_backend()
+    plt.switch_backend("module://ipympl.backend_nbagg")
+    yield
+    plt.switch_backend(before)
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Records the config of every training run the dashboards start."""
+    configs = []
+
+    def recording_train(config, dataset=None, progress=None):
+        configs.append(config)
+        return train(config, dataset, progress)
+
+    monkeypatch.setattr(nbdiag.session, "train", recording_train)
+    return configs
+
+
+def page_text(html_widget):
+    """The text a student reads in an HTML widget."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_widget.value))
+
+
+def resident_bytes():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def open_widgets():
+    return len(W.widgets.widget._instances)  # every widget not closed yet, by model id
+
+
+def descendants(widget):
+    for child in getattr(widget, "children", ()):
+        yield child
+        yield from descendants(child)
+
+
+async def until(condition, timeout=60):
+    """Let the event loop run (as a kernel does between messages) until `condition()` holds."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the queued change did not run")
+
+
+def ran(*sessions):
+    return lambda: all(s.pending is None for s in sessions)
+
+
+def test_the_full_dashboard_has_every_control_and_view(dataset):
+    d = Dashboard(dataset=dataset)
+    assert tuple(d.controls) == CONTROLS and tuple(d.figures) == VIEWS
+    parts = list(descendants(d))
+    assert all(c in parts for c in d.controls.values()) and d.tables_html in parts
+    for figure in d.figures.values():
+        assert isinstance(figure.canvas, W.DOMWidget) and figure.canvas in parts  # ipympl's canvas, embedded
+    assert GAIN_3_LAYER_1 not in page_text(d.tables_html) and d.session.tables() in page_text(d.tables_html)
+
+
+def test_controls_have_student_labels_and_ranges_that_give_valid_configs(dataset):
+    d = Dashboard(dataset=dataset)
+    c = d.controls
+    assert (c["gain"].description, c["gain"].min, c["gain"].max) == ("gain", 0.2, 5.0)
+    assert isinstance(c["lr"], W.FloatLogSlider) and (c["lr"].base, c["lr"].min, c["lr"].max) == (10, -3, 1)
+    assert isinstance(c["batchnorm"], W.Checkbox) and c["batchnorm"].description == "batch norm"
+    assert isinstance(c["tanh"], W.Checkbox) and isinstance(c["fan_in_scaling"], W.Checkbox)
+    assert c["steps"].min == 1 and c["steps"].max >= 2000 and c["seed"].min == 0
+    assert [c[n].description for n in ("depth", "n_hidden", "steps", "seed")] == [
+        "hidden layers", "neurons per layer", "training steps", "random seed"]
+    for name in ("gain", "lr", "depth", "n_hidden", "steps", "seed"):
+        ends = (10.0 ** c[name].min, 10.0 ** c[name].max) if name == "lr" else (c[name].min, c[name].max)
+        for value in ends:  # each end of each range is a valid config
+            nbdiag.session.changed(Config(), **{name: value})
+    c["gain"].value = -1  # out of range: the slider holds its minimum, a valid gain
+    assert d.session.config.gain == 0.2 and not d.errors.outputs
+
+
+def test_gain_presets_set_the_exact_lesson_values(dataset):
+    d = Dashboard(controls=["gain"], views=[], dataset=dataset)
+    assert list(d.presets) == ["0.5", "1", "5/3", "3"]
+    for label, value in [("3", 3.0), ("0.5", 0.5), ("1", 1.0), ("5/3", 5 / 3)]:
+        d.presets[label].click()
+        assert d.session.config.gain == value and d.session.run.config.gain == value
+    assert d.session.config.gain == 5 / 3 == GAIN_PRESETS["5/3"]
+
+
+@pytest.mark.parametrize("name, sent, expected", [
+    ("gain", 3.0000000000000004, 3.0),  # typed 3, snapped by the browser's slider
+    ("gain", 0.5700000000000001, 0.57),
+    ("gain", 1.67, 5 / 3),  # the slider showing the 5/3 preset, echoed back
+    ("lr", 0.09999999999999991, 0.1),  # 10 ** -1.0000000000000004
+    ("lr", 10 ** -1.3, 0.0501),
+])
+def test_values_from_the_browser_are_rounded_to_what_the_control_shows(dataset, name, sent, expected):
+    d = Dashboard(controls=[name], views=[], dataset=dataset, gain=1)
+    d.controls[name].value = sent
+    assert getattr(d.session.config, name) == expected
+
+
+@pytest.mark.parametrize("kwargs, option", [
+    (dict(gain=10), "gain"), (dict(gain=-1), "gain"), (dict(steps=10**6), "steps"), (dict(bogus=1), "bogus"),
+    (dict(controls=["volume"]), "volume"), (dict(views=["loss"]), "loss"),
+])
+def test_invalid_settings_are_rejected_naming_the_option(dataset, kwargs, option):
+    with pytest.raises(ConfigError, match=option):
+        Dashboard(dataset=dataset, **kwargs)
+
+
+def test_a_value_outside_a_hidden_controls_range_is_fine(dataset):
+    d = Dashboard(controls=["lr"], views=[], dataset=dataset, gain=10)
+    assert d.session.config.gain == 10
+
+
+def test_a_single_view_updates_its_lines_in_place(dataset):
+    d = Dashboard(controls=["gain"], views=["activations"], tables=False, dataset=dataset, gain=5 / 3)
+    assert list(d.controls) == ["gain"] and list(d.figures) == ["activations"] and d.tables_html is None
+    (ax,) = d.figures["activations"].axes
+    lines = [line for line in ax.get_lines() if line.get_gid() == "series"]
+    before = [line.get_ydata().copy() for line in lines]
+    d.controls["gain"].value = 3
+    assert [line for line in ax.get_lines() if line.get_gid() == "series"] == lines  # the same artists
+    assert all(not np.array_equal(line.get_ydata(), y) for line, y in zip(lines, before))
+    assert [line.get_label() for line in lines] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7, 9)]
+
+
+def test_100_changes_leave_no_figure_artist_widget_or_memory_behind(dataset):
+    fignums, widgets_before = plt.get_fignums(), open_widgets()
+    d = Dashboard(dataset=dataset)
+    shown_in_a_page(d)
+
+    def artists():
+        return sum(len(figure.findobj()) for figure in d.figures.values())
+
+    gains = [0.5, 1.0, 5 / 3, 3.0, 2.0]
+    for i in range(10):  # warm up: every layout and limit once
+        d.controls["gain"].value = gains[i % len(gains)]
+    counts, widgets = artists(), open_widgets()
+    gc.collect()
+    objects, rss = len(gc.get_objects()), resident_bytes()
+    for i in range(100):
+        d.controls["gain"].value = gains[i % len(gains)]
+    gc.collect()
+    assert d.session.config.gain == gains[99 % len(gains)]
+    assert plt.get_fignums() == fignums and artists() == counts and open_widgets() == widgets
+    assert len(gc.get_objects()) - objects < 100  # e.g. a kept Run or Line2D per change would be 100s
+    assert resident_bytes() - rss < 20e6  # kept runs' tensors would be ~30 MB
+    d.close()
+    assert open_widgets() == widgets_before
+
+
+def shown_in_a_page(dashboard):
+    """As when the page has shown each figure: ipympl then takes frames of only the changed pixels."""
+    for figure in dashboard.figures.values():
+        figure.canvas.syncing_data_url = False  # what ipympl sets on the page's 'initialized' message
+
+
+def test_no_frame_is_sent_before_a_page_shows_the_figure(dataset):
+    d = Dashboard(dataset=dataset)
+    d.controls["gain"].value = 3.0
+    # ipympl would keep such a frame as the figure's image for the page, without its data: URL prefix: broken
+    assert all(figure.canvas._data_url is None for figure in d.figures.values())
+    shown_in_a_page(d)
+    d.controls["gain"].value = 1.0
+    assert all(figure.canvas._last_buff.size > 1 for figure in d.figures.values())  # frames now go out
+
+
+def test_a_blitted_frame_equals_a_full_render(dataset):
+    d = Dashboard(dataset=dataset)
+    shown_in_a_page(d)
+    for gain in (1.0, 1.04, 1.08, 1.12, 3.0, 3.04):
+        d.controls["gain"].value = gain
+        for figure in d.figures.values():
+            frame = np.asarray(figure.canvas.get_renderer().buffer_rgba()).copy()
+            figure.canvas.draw()  # everything, from scratch
+            assert np.array_equal(frame, np.asarray(figure.canvas.get_renderer().buffer_rgba()))
+
+
+def test_axes_keep_every_drawn_point_in_view(dataset):
+    d = Dashboard(dataset=dataset)
+    for changes in [dict(gain=3), dict(gain=0.5), dict(batchnorm=True), dict(gain=5), dict(tanh=False),
+                    dict(lr=10, steps=10), dict(fan_in_scaling=False)]:
+        for name, value in changes.items():
+            d.controls[name].value = value
+        assert not d.errors.outputs
+        for figure in d.figures.values():
+            (ax,) = figure.axes
+            (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+            xs = np.concatenate([line.get_xdata() for line in ax.get_lines() if line.get_gid() == "series"])
+            ys = np.concatenate([line.get_ydata() for line in ax.get_lines() if line.get_gid() in ("series", "guide")])
+            if len(xs):  # every point in view, and the view not much wider than the points (and 1e-3 guide)
+                assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1
+                assert ys.max() - ys.min() >= KEEP * (y1 - y0) * 0.99
+
+
+def setting(**values):
+    return lambda d: [setattr(d.controls[name], "value", value) for name, value in values.items()]
+
+
+@pytest.mark.parametrize("cli_args, change", [
+    (["--gain", "3"], setting(gain=3.0)),
+    (["--gain", "5/3"], lambda d: d.presets["5/3"].click()),
+    (["--gain", "1", "--batchnorm", "--no-tanh", "--no-fan-in"],
+     setting(batchnorm=True, tanh=False, fan_in_scaling=False)),
+    (["--gain", "1", "--lr", "0.5", "--steps", "30", "--seed", "42"], setting(lr=0.5, steps=30, seed=42)),
+])
+def test_identical_settings_give_the_command_lines_numbers(dataset, cli_args, change):
+    d = Dashboard(dataset=dataset, gain=1)  # (so that the 5/3 preset is a change)
+    change(d)
+    cli = subprocess.run([sys.executable, "-m", "nbdiag", "tables", *cli_args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr
+    assert page_text(d.tables_html) == d.session.tables() == cli.stdout.rstrip("\n")
+
+
+def test_the_histograms_are_computed_on_one_torch_thread_like_training(dataset, monkeypatch):
+    threads, histogram = [], nbdiag.stats.histogram
+
+    def counting_histogram(*args, **kw):
+        threads.append(torch.get_num_threads())
+        return histogram(*args, **kw)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        d = Dashboard(views=["activations"], dataset=dataset)
+        monkeypatch.setattr(nbdiag.stats, "histogram", counting_histogram)
+        d.controls["gain"].value = 3.0
+        assert threads == [1] * 5 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_status_line_says_when_a_run_diverged(dataset):
+    d = Dashboard(dataset=dataset)
+    assert "trained 1 steps" in page_text(d.status) and "gain 5/3" in page_text(d.status)
+    for name, value in [("tanh", False), ("lr", 10.0), ("steps", 10)]:
+        d.controls[name].value = value
+    assert "diverged at step" in page_text(d.status) and "#b00020" in d.status.value
+    assert not d.errors.outputs  # the pictures draw the finite values that are left
+
+
+def test_rapid_changes_in_the_kernel_run_once_with_the_latest_values(dataset, trained):
+    async def main():
+        d = Dashboard(views=["activations"], dataset=dataset)
+        trained.clear()
+        for gain in (0.5, 1.0, 2.0, 3.0):  # a drag: messages that were waiting while the kernel was busy
+            d.controls["gain"].value = gain
+        d.controls["batchnorm"].value = True
+        assert trained == []  # nothing runs inside the messages themselves
+        await until(ran(d.session))
+        assert trained == [Config(gain=3.0, batchnorm=True)]  # one run; the stale values never ran
+        assert page_text(d.tables_html) == tables(d.session.run)
+        d.controls["batchnorm"].value = False  # a later change runs again
+        await until(ran(d.session))
+        assert trained[1:] == [Config(gain=3.0)] and GAIN_3_LAYER_1 in page_text(d.tables_html)
+
+    asyncio.run(main())
+
+
+def test_long_runs_go_at_once_with_a_progress_bar_and_sliders_wait_for_release(dataset, trained, capfd):
+    async def main():
+        d = Dashboard(views=["update_ratios"], dataset=dataset)
+        assert d.controls["gain"].continuous_update and not d.controls["steps"].continuous_update
+        trained.clear()
+        d.controls["steps"].value = PROGRESS_MIN_STEPS
+        assert [c.steps for c in trained] == [PROGRESS_MIN_STEPS]  # run inside the change, where its bar can show
+        assert not d.controls["gain"].continuous_update and not d.controls["lr"].continuous_update
+
+    asyncio.run(main())
+    assert "training" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("in_kernel", [False, True])
+def test_an_exception_in_a_callback_shows_in_the_widget(dataset, monkeypatch, in_kernel):
+    def failing_train(config, dataset=None, progress=None):
+        raise RuntimeError("the kernel ran out of memory")
+
+    async def settle(condition):
+        if in_kernel:
+            await until(condition)
+
+    async def main():
+        d = Dashboard(views=["activations"], dataset=dataset)
+        monkeypatch.setattr(nbdiag.session, "train", failing_train)
+        d.controls["gain"].value = 3.0
+        await settle(lambda: d.errors.outputs)
+        monkeypatch.undo()
+        (output,) = d.errors.outputs
+        assert output["name"] == "stderr" and "RuntimeError: the kernel ran out of memory" in output["text"]
+        assert d.session.config.gain == 5 / 3  # the pictures and tables still show the last run that worked
+        d.controls["batchnorm"].value = True  # the next change retries the gain with it, and clears the error
+        await settle(ran(d.session))
+        assert d.session.config == Config(gain=3.0, batchnorm=True) and not d.errors.outputs
+
+    if in_kernel:
+        asyncio.run(main())
+    else:  # no event loop around: each change runs at once
+        with pytest.raises(StopIteration):
+            main().send(None)
+
+
+def test_comparison_runs_both_sides_from_one_seed_with_shared_axes(dataset, trained):
+    c = Comparison(dict(gain=1), dict(gain=5 / 3), dataset=dataset)
+    left, right = c.left.session, c.right.session
+    assert left.config == Config(gain=1) and right.config == Config(gain=5 / 3)
+    assert page_text(c.left.tables) == tables(train(Config(gain=1), dataset))
+    assert page_text(c.right.tables) == tables(train(Config(gain=5 / 3), dataset))
+    assert "seed" not in c.left.controls and c.seed is not None
+
+    def limits_shared():
+        return all(fig.axes[0].get_xlim() == fig.axes[1].get_xlim() and fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+                   for fig in c.figures.values())
+
+    assert limits_shared()
+    right_run = right.run
+    c.left.controls["gain"].value = 3.0
+    assert GAIN_3_LAYER_1 in page_text(c.left.tables) and right.run is right_run and limits_shared()
+    trained.clear()
+    c.seed.value = 42
+    assert sorted(cfg.gain for cfg in trained) == [5 / 3, 3.0] and left.config.seed == right.config.seed == 42
+    assert limits_shared()
+
+
+def test_a_comparison_needs_one_seed(dataset):
+    with pytest.raises(ConfigError, match="seed"):
+        Comparison(dict(seed=1), dict(seed=2), dataset=dataset)
+    c = Comparison(dict(seed=7), dict(batchnorm=True), controls=["gain"], views=["activations"], dataset=dataset)
+    assert c.left.session.config.seed == c.right.session.config.seed == 7 and c.seed is None
+
+
+def test_other_backends_get_a_png_that_changes_with_the_run(dataset):
+    plt.switch_backend("Agg")
+    d = Dashboard(controls=["gain"], views=["activations"], dataset=dataset)
+    (image,) = [w for w in descendants(d) if isinstance(w, W.Image)]
+    before = bytes(image.value)
+    assert isinstance(image, W.Image) and before.startswith(b"\x89PNG") and plt.get_fignums() == []
+    d.controls["gain"].value = 3.0
+    assert bytes(image.value).startswith(b"\x89PNG") and bytes(image.value) != before
+
+
+@pytest.fixture
+def kernel():
+    """A real IPython kernel, running this repository's nbdiag, driven as a page would drive it."""
+    from jupyter_client.manager import start_new_kernel
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(ROOT), env=env)
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def execute(client, code, timeout=120):
+    """Run code in the kernel; its printed output, or an error."""
+    msg_id, out = client.execute(code), []
+    while True:
+        msg = client.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            raise AssertionError("\n".join(msg["content"]["traceback"]))
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(out).strip()
+
+
+def set_from_page(client, model_id, value):
+    """Send what the page sends when a control is moved; returns the message."""
+    msg = client.session.msg("comm_msg", {"comm_id": model_id,
+                                          "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}})
+    client.shell_channel.send(msg)
+    return msg
+
+
+def test_in_a_kernel_a_burst_of_slider_messages_runs_the_latest_value_only(kernel):
+    execute(kernel, "%matplotlib widget\n"
+                    "import nbdiag.session\nfrom nbdiag.widgets import Dashboard\n"
+                    "runs, _train = [], nbdiag.session.train\n"
+                    "def recording_train(config, *args, **kw):\n"
+                    "    runs.append(config.gain)\n"
+                    "    return _train(config, *args, **kw)\n"
+                    "nbdiag.session.train = recording_train\nd = Dashboard()\nruns.clear()")
+    assert execute(kernel, "print(type(d.figures['activations'].canvas).__module__)") == "ipympl.backend_nbagg"
+    gain = execute(kernel, "print(d.controls['gain'].model_id)")
+    for value in (0.5, 1.0, 2.0, 2.5, 3.0):  # a drag's messages, all sent before the first run is over
+        set_from_page(kernel, gain, value)
+    for _ in range(600):
+        if execute(kernel, "print(runs[-1:] == [3.0] and d.session.pending is None)") == "True":
+            break
+        time.sleep(0.1)
+    runs = execute(kernel, "print(runs)")
+    assert runs.endswith("3.0]") and len(eval(runs)) <= 2, runs  # the values in between merged: never run
+    assert execute(kernel, "print(d.session.config.gain, '47.66%' in d.tables_html.value, d.errors.outputs)") \
+        == "3.0 True ()"
+
+
+def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
+    execute(kernel, "%matplotlib widget\nfrom nbdiag.widgets import Dashboard\n"
+                    "d = Dashboard(controls=['steps'], views=['update_ratios'])")
+    steps, progress = execute(kernel, "print(d.controls['steps'].model_id, d.progress.model_id)").split()
+    sent = set_from_page(kernel, steps, PROGRESS_MIN_STEPS)["header"]["msg_id"]
+    captured, bar, cleared = False, False, False
+    while True:  # what the page receives while the change runs
+        msg = kernel.get_iopub_msg(timeout=300)
+        if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == progress:
+            captured |= msg["content"]["data"]["state"].get("msg_id") == sent  # the Output takes this message's output
+        if msg["msg_type"] == "display_data" and msg["parent_header"].get("msg_id") == sent:
+            bar |= "application/vnd.jupyter.widget-view+json" in msg["content"]["data"]  # tqdm's bar widget
+        cleared |= msg["msg_type"] == "clear_output" and msg["parent_header"].get("msg_id") == sent and bar
+        if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == sent \
+                and msg["content"]["execution_state"] == "idle":
+            break
+    assert captured and bar and cleared  # shown in the Output while the run lasts, then cleared
+    assert execute(kernel, "print(d.session.config.steps, d.errors.outputs)") == f"{PROGRESS_MIN_STEPS} ()"
