@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
-from . import plots, stats
+from . import health, plots, stats
 from .session import Session, changed, shared_dataset
 from .train import PROGRESS_MIN_STEPS, Config, ConfigError, one_thread
 
@@ -131,6 +131,14 @@ def _status_html(run):
     color = "#b00020" if run.diverged_at is not None else "inherit"
     return (f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b><br>'
             f'<small>{html.escape(_describe(run.config))}</small></div>')
+
+
+def _verdicts_html(run):
+    """What health.diagnose reads in the run, one finding a line, problems in red."""
+    findings = health.diagnose(run)
+    color = "#b00020" if any(f.severity == "error" for f in findings) else "inherit"
+    return (f'<pre style="font-size:12px; line-height:1.3; margin:0.3em 0; white-space:pre-wrap; color:{color}">'
+            f'{html.escape(health.format_findings(findings))}</pre>')
 
 
 def _tables_html(run):
@@ -278,6 +286,7 @@ class _Panel:
         for name, control in controls.items():
             control.observe(functools.partial(self._changed, name), names="value")
         self.status = W.HTML()
+        self.verdicts = W.HTML()  # health findings in words, shown under the pictures
         self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
         self.progress = W.Output()  # the progress bar of a long run
         self.tables = W.HTML() if tables else None
@@ -343,6 +352,7 @@ class _Panel:
             for picture in self.pictures:
                 picture.draw(run, self.column)
         self.status.value = _status_html(run)
+        self.verdicts.value = _verdicts_html(run)
         if self.tables is not None:
             self.tables.value = _tables_html(run)
         live = run.config.steps < PROGRESS_MIN_STEPS  # quick runs follow a drag; long ones wait for the release
@@ -381,7 +391,9 @@ class Dashboard(W.VBox):
         p = self._panel = _Panel(self.session, control_widgets, list(self._pictures.values()), tables=tables)
         self.controls, self.presets = p.controls, p.presets
         self.status, self.errors, self.progress, self.tables_html = p.status, p.errors, p.progress, p.tables
-        parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()])]
+        self.verdicts = p.verdicts
+        parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()]),
+                 p.verdicts]
         super().__init__(parts + ([p.tables] if tables else []))
 
     @property
@@ -422,6 +434,7 @@ class Comparison(W.VBox):
                         for p in (self.left, self.right)])
         parts = ([self.seed] if self.seed is not None else []) + [sides]
         parts += [picture.widget for picture in self._pictures.values()]
+        parts += [W.HBox([W.Box([p.verdicts], layout=half) for p in (self.left, self.right)])]
         parts += [W.HBox([W.Box([p.tables], layout=half) for p in (self.left, self.right)])] if tables else []
         super().__init__(parts)
 

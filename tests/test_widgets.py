@@ -450,3 +450,21 @@ def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
             break
     assert captured and bar and cleared  # shown in the Output while the run lasts, then cleared
     assert execute(kernel, "print(d.session.config.steps, d.errors.outputs)") == f"{PROGRESS_MIN_STEPS} ()"
+
+
+def test_health_findings_show_under_the_pictures_and_follow_changes(dataset):
+    from nbdiag import health
+
+    d = Dashboard(dataset=dataset, gain=3)
+    parts = list(d.children)
+    assert parts.index(d.verdicts) > parts.index(d.status)
+    assert "|t| > 0.97" in page_text(d.verdicts)  # gain 3 saturates the tanh layers
+    assert page_text(d.verdicts) == health.format_findings(health.diagnose(d.session.run))
+    d.session.request(gain=0.5)
+    d._panel.refresh()
+    assert page_text(d.verdicts) == health.format_findings(health.diagnose(d.session.run))
+    assert "|t| > 0.97" not in page_text(d.verdicts)
+    d.close()
+    c = Comparison(dict(gain=1), dict(gain=3), dataset=dataset)
+    assert "|t| > 0.97" in page_text(c.right.verdicts) and page_text(c.left.verdicts) != page_text(c.right.verdicts)
+    c.close()
