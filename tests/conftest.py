@@ -16,3 +16,19 @@ def dataset():
     from nbdiag import load_dataset
 
     return load_dataset()
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Records the config of every training run that sessions (and so dashboards) start."""
+    import nbdiag.session
+    from nbdiag import train
+
+    configs = []
+
+    def recording_train(config, dataset=None, progress=None):
+        configs.append(config)
+        return train(config, dataset, progress)
+
+    monkeypatch.setattr(nbdiag.session, "train", recording_train)
+    return configs

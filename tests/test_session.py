@@ -9,19 +9,6 @@ from nbdiag.stats import tables
 GAIN_3_LAYER_1 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"
 
 
-@pytest.fixture
-def trained(monkeypatch):
-    """Records the config of every training run the sessions start."""
-    configs = []
-
-    def recording_train(config, dataset=None, progress=None):
-        configs.append(config)
-        return train(config, dataset, progress)
-
-    monkeypatch.setattr(nbdiag.session, "train", recording_train)
-    return configs
-
-
 def test_a_new_session_runs_the_lesson_config(dataset):
     session = Session(dataset=dataset)
     assert session.config == Config()

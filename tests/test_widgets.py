@@ -39,19 +39,6 @@ def ipympl_backend():
     plt.switch_backend(before)
 
 
-@pytest.fixture
-def trained(monkeypatch):
-    """Records the config of every training run the dashboards start."""
-    configs = []
-
-    def recording_train(config, dataset=None, progress=None):
-        configs.append(config)
-        return train(config, dataset, progress)
-
-    monkeypatch.setattr(nbdiag.session, "train", recording_train)
-    return configs
-
-
 def page_text(html_widget):
     """The text a student reads in an HTML widget."""
     return html.unescape(re.sub(r"<[^>]+>", "", html_widget.value))
