@@ -73,3 +73,18 @@ def test_dashboard_in_jupyterlab(open_notebook, artifacts, dataset):
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "changes": latency,
     }, indent=2) + "\n")
+
+
+LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "01_gain_5_3.ipynb"
+
+
+def test_a_lesson_notebook_in_jupyterlab(open_notebook, artifacts):
+    """Lesson 1 runs end to end in the page, and its gain widget moves to the lesson's gain-3 numbers."""
+    nb = open_notebook(LESSON)
+    nb.run_all()
+    nb.wait_for_figures()
+    nb.type_into_readout("gain", 3)  # only a live kernel answers this: stored outputs cannot
+    nb.wait_for_output(SEED_GAIN_3)
+    assert float(nb.slider_readout("gain").inner_text()) == 3.0
+    assert nb.cell_errors() == []
+    nb.screenshot("lesson_01_gain_3")
