@@ -117,6 +117,19 @@ def batches(n, batch_size=64, seed=0):
         yield torch.randn(batch_size, 20, generator=g), torch.randint(0, 5, (batch_size,), generator=g)
 
 
+def watched_sgd(model, steps, sgd_lr=0.1, **watch_options):
+    """Train `model` with plain SGD on `steps` seeded batches inside watch(); returns the record."""
+    opt = torch.optim.SGD(model.parameters(), lr=sgd_lr)
+    with watch(model, **watch_options) as rec:
+        for x, y in batches(steps):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            rec.step(loss)
+    return rec
+
+
 def all_hooks(model):
     return [h for m in model.modules() for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values(),
                                                   *m._backward_hooks.values())]
@@ -145,14 +158,7 @@ def test_hooks_are_removed_after_an_exception():
 
 def test_hooks_are_removed_on_a_normal_exit_and_records_stay():
     model = small_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model) as rec:
-        for x, y in batches(3):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
+    rec = watched_sgd(model, 3)
     assert all_hooks(model) == []
     assert rec.steps_done == 3 and rec.update_ratios.shape == (3, len(list(model.parameters())))
     assert rec.status.startswith("recorded 3 steps")
@@ -227,14 +233,7 @@ def test_layer_choice_default_names_classes_and_errors():
 
 def test_watched_run_feeds_stats_tables_and_labels_with_names():
     model = small_mlp(nn.GELU)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model, lr=0.1) as rec:
-        for x, y in batches(3):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
+    rec = watched_sgd(model, 3, sgd_lr=0.1, lr=0.1)
     text = stats.tables(rec)
     assert "layer 1 (      GELU)" in text and "recorded 3 steps" in text
     assert [h.label for h in stats.activation_histograms(rec)] == ["layer 1 (GELU)", "layer 3 (GELU)", "layer 5 (GELU)"]
@@ -246,14 +245,7 @@ def test_watched_run_draws_with_the_lessons_plots():
     from nbdiag import plots
 
     model = small_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model) as rec:
-        for x, y in batches(4):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
+    rec = watched_sgd(model, 4)
     ax = plots.plot_activations(stats.activation_histograms(rec))
     assert [line.get_label() for line in ax.get_lines()] == ["layer 1 (Tanh)", "layer 3 (Tanh)", "layer 5 (Tanh)"]
     ax = plots.plot_update_ratios(stats.update_ratio_history(rec))
@@ -285,14 +277,7 @@ def test_user_threshold_and_per_kind_saturation_rules():
 
 def test_divergence_is_recorded_and_recording_stops_there():
     model = small_mlp(nn.Identity)  # a linear sandwich, as the lesson's lr=1000 run without tanh
-    opt = torch.optim.SGD(model.parameters(), lr=1e6)
-    with watch(model, lr=1e6) as rec:
-        for x, y in batches(20):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
+    rec = watched_sgd(model, 20, sgd_lr=1e6, lr=1e6)
     assert rec.diverged_at is not None and rec.steps_done == rec.diverged_at + 1
     assert not math.isfinite(rec.losses[-1].item()) and len(rec.update_ratios) == rec.diverged_at
     assert rec.status.startswith(f"diverged at step {rec.diverged_at}") and "lr 1e+06" in rec.status
