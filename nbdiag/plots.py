@@ -23,7 +23,7 @@ def _draw(ax, series, title, guide=None):
         ax.clear()
         lines = [ax.plot([], [], label=label, gid="series")[0] for label in labels]
         if guide is not None:
-            ax.axhline(guide, color="k", gid="guide")
+            ax.axhline(guide, color="k", gid="guide", zorder=1.5)  # under the data lines, which cross it
         if labels:
             ax.legend(loc="upper right", fontsize="small")
     for line, (_, x, y, _) in zip(lines, series):
@@ -57,8 +57,8 @@ def plot_weight_gradients(histograms, ax=None):
     return plot_distributions(histograms, "weights gradient distribution", ax)
 
 
-def plot_update_ratios(histories, ax=None):
-    """Needs stats.update_ratio_history(run); the black line marks update:data = 1e-3."""
+def plot_update_ratios(histories, ax=None, step=None):
+    """Needs stats.update_ratio_history(run); the black line marks update:data = 1e-3, a dotted one `step`."""
     series = []
     for h in histories:
         y = np.asarray(h.log10_ratio, dtype=float)
@@ -69,6 +69,21 @@ def plot_update_ratios(histories, ax=None):
             line.set_marker("o" if len(line.get_xdata()) == 1 else "None")
     ax.xaxis.get_major_locator().set_params(integer=True, min_n_ticks=1)  # whole steps, even after one step
     ax.set_xlabel("step")
+    mark_step(ax, step)
+    return ax
+
+
+def mark_step(ax, step):
+    """A dotted vertical line at `step` on ax (None: none), moved in place when there is one already."""
+    marker = next((line for line in ax.get_lines() if line.get_gid() == "step"), None)
+    if step is None:
+        if marker is not None:
+            marker.remove()
+    elif marker is None:
+        # under the data lines, and short of the axes' edges, where a full render draws the frame over it
+        ax.axvline(step, ymin=0.02, ymax=0.98, color="0.35", ls=":", lw=1.5, gid="step", zorder=1.6)
+    else:
+        marker.set_xdata([step, step])
     return ax
 
 
@@ -107,9 +122,10 @@ def _step_edges(steps):
     return np.concatenate([[steps[0] - (mid[0] - steps[0])], mid, [steps[-1] + (steps[-1] - mid[-1])]])
 
 
-def plot_activation_over_time(records, layer, ax=None):
+def plot_activation_over_time(records, layer, ax=None, step=None):
     """Needs stats.activations_over_time(run): one layer's output histograms as an image, step on x, value on y,
-    log10 density as colour (white: no value there). Redrawn on the same ax with the same shape, it updates in place."""
+    log10 density as colour (white: no value there), `step` marked. Redrawn on the same ax with the same shape,
+    it updates in place."""
     r = _layer_record(records, layer)
     ax = _axes(ax)
     with np.errstate(divide="ignore"):
@@ -132,13 +148,13 @@ def plot_activation_over_time(records, layer, ax=None):
     beyond = r.outside.max()
     ax.set_title(f"{r.label} over training" + (f" — up to {beyond:.1f}% beyond the bins, drawn at the edges"
                                                if beyond > 0 else ""))
-    return ax
+    return mark_step(ax, step)
 
 
-def plot_layer_stats_over_time(records, ax=None):
+def plot_layer_stats_over_time(records, ax=None, step=None):
     """Needs stats.activations_over_time(run): each layer's output mean, std and saturation % over the snapshot
     steps, on three axes (pass a sequence of three as ax, or get a new figure); the saturation's healthy band
-    is shaded. Returns the three axes."""
+    is shaded, `step` marked. Returns the three axes."""
     if ax is None:
         _, ax = plt.subplots(1, 3, figsize=(15, 3.5))
     if len(ax) != 3:
@@ -153,6 +169,7 @@ def plot_layer_stats_over_time(records, ax=None):
             if line.get_gid() == "series":
                 line.set_marker(".")
         a.set_xlabel("step")
+        mark_step(a, step)
     shade_healthy_bands(ax[2], "saturation")
     return ax
 

@@ -35,11 +35,18 @@ class Session:
     stale values in between are never computed.
     """
 
-    def __init__(self, config=None, dataset=None):
+    def __init__(self, config=None, dataset=None, snapshots=None, run=None):
+        self.snapshots = snapshots  # every run keeps snapshots at this schedule (train's snapshots=), or none
+        self.pending = None  # the requested Config not run yet, if any
+        if run is not None:  # a finished run to show, not to re-run (train's, or what nbdiag.watch recorded)
+            self.config, self.dataset, self.run = getattr(run, "config", None), dataset, run
+            return
         self.config = config if config is not None else Config()
         self.dataset = dataset if dataset is not None else shared_dataset()
-        self.pending = None  # the requested Config not run yet, if any
-        self.run = train(self.config, self.dataset)  # the last finished run
+        self.run = self._train(self.config)  # the last finished run
+
+    def _train(self, config, progress=None):
+        return train(config, self.dataset, progress, snapshots=self.snapshots)
 
     def request(self, **changes):
         """Queue changes on top of those already queued; returns the queued Config (None: nothing to run)."""
@@ -53,7 +60,7 @@ class Session:
             return None
         config, self.pending = self.pending, None
         try:
-            self.run = train(config, self.dataset, progress)
+            self.run = self._train(config, progress)
         except BaseException:
             self.pending = config  # still what was asked for: the next change retries it
             raise

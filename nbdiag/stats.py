@@ -9,6 +9,7 @@ from .data import BLOCK_SIZE
 
 SATURATION_THRESHOLD = 0.97  # |tanh output| above this counts as saturated: its local gradient is < 6% of the maximum
 SIGMOID_MARGIN = 0.03  # sigmoid output within this of 0 or 1 counts as saturated: its slope is < 12% of the maximum
+HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's default, as the lesson draws them)
 GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
 
 
@@ -138,13 +139,13 @@ def weight_grad_stats(run):
 
 
 def histogram(t, label):
-    """torch.histogram(t, density=True) of the finite values of t (100 bins, as torch's default)."""
+    """torch.histogram(t, density=True) of the finite values of t, in HISTOGRAM_BINS bins."""
     t = t.detach().flatten().float()
     finite = t[torch.isfinite(t)]
     nonfinite = t.numel() - finite.numel()
     if finite.numel() == 0:
         return Histogram(label, np.empty(0), np.empty(0), nonfinite)
-    density, edges = torch.histogram(finite, density=True)
+    density, edges = torch.histogram(finite, bins=HISTOGRAM_BINS, density=True)
     return Histogram(label, edges[:-1].numpy(), density.numpy(), nonfinite)
 
 
@@ -282,13 +283,36 @@ class LayerOverTime:
     outside: np.ndarray  # (snapshots,) percent of the values beyond the edges (0 for tanh)
 
 
+@dataclass
+class StepPictures:
+    """The records of the three distribution pictures at one snapshot step, as the last step's are drawn."""
+
+    step: int
+    activations: list  # a Histogram per watched layer (activation_histograms at this step)
+    gradients: list  # a Histogram per watched layer that received a gradient
+    weight_gradients: list  # a Histogram per 2-D weight
+
+
+@dataclass
+class Snapshot:
+    """What Snapshots keeps of one step."""
+
+    step: int
+    layers: dict  # layer index -> (counts (bins,), mean, std, saturated, outside) over the layer's fixed bins
+    pictures: StepPictures
+
+
 class Snapshots:
-    """Records watched layers' outputs at a schedule of steps; never keeps more than `max_snapshots` of them.
+    """Records watched layers and weights at a schedule of steps; never keeps more than `max_snapshots` of them.
 
     schedule: an int N (steps 0, N, 2N, ...) or "log" (steps 0, 1, 2, 4, 8, ...); the last step is always
     taken. When a snapshot would exceed `max_snapshots`, every other one is dropped first and the schedule
-    coarsened to match (N -> 2N; powers of 2 -> powers of 4), so the kept steps stay evenly (or log-) spaced
-    and memory is at most max_snapshots * layers * (bins + 4) numbers, however long the run.
+    coarsened to match (N -> 2N; powers of 2 -> powers of 4), so the kept steps stay evenly (or log-) spaced.
+    Each snapshot holds, per watched layer, its outputs over fixed bins with mean/std/saturation (bins + 4
+    numbers) and the histograms of its outputs and of their gradients (2 x 2 x HISTOGRAM_BINS), and per 2-D
+    weight the histogram of its gradient (2 x HISTOGRAM_BINS): see numbers(). So memory is at most
+    max_snapshots * (layers * (bins + 4 + 4 * HISTOGRAM_BINS) + weights * 2 * HISTOGRAM_BINS) numbers, however
+    long the run (64 snapshots of the lesson's MLP: about 0.3 million numbers, 1.2 MB).
     """
 
     def __init__(self, schedule, max_snapshots=MAX_SNAPSHOTS, last_step=None, bins=OVER_TIME_BINS, threshold=None):
@@ -300,7 +324,7 @@ class Snapshots:
         self.every, self.base = (None, 2) if log else (schedule, None)
         self.max_snapshots, self.last_step, self.bins, self.threshold = max_snapshots, last_step, bins, threshold
         self.layers = {}  # index -> (label, kind, edges) fixed at the first snapshot
-        self.kept = []  # (step, {index: (counts (bins,), mean, std, saturated, outside)})
+        self.kept = []  # a Snapshot per kept step, in step order
 
     def due(self, step):
         """Whether the schedule takes a snapshot at `step`."""
@@ -318,17 +342,22 @@ class Snapshots:
             self.every *= 2
         else:
             self.base **= 2
-        self.kept = [s for s in self.kept if self.due(s[0])]
+        self.kept = [s for s in self.kept if self.due(s.step)]
 
-    def add(self, step, layers):
-        """Snapshot `layers` (records with index, kind, out, and optionally name) at `step`, if the schedule says so."""
+    def add(self, step, layers, params=()):
+        """Snapshot `layers` (records with index, kind, out, grad, and optionally name) and the 2-D `params`
+        (records with index, shape, grad, and optionally name) at `step`, if the schedule says so."""
         if not self.due(step):
             return
         while len(self.kept) >= self.max_snapshots:
             self._thin()
             if not self.due(step):
                 return
-        self.kept.append((step, {l.index: self._summary(l) for l in layers}))
+        weights = [p for p in params if len(p.shape) == 2 and p.grad is not None]
+        pictures = StepPictures(step, [histogram(l.out, layer_label(l)) for l in layers],
+                                [histogram(l.grad, layer_label(l)) for l in layers if l.grad is not None],
+                                [histogram(p.grad, weight_label(p)) for p in weights])
+        self.kept.append(Snapshot(step, {l.index: self._summary(l) for l in layers}, pictures))
 
     def _summary(self, layer):
         t = layer.out.detach().flatten().float()
@@ -357,10 +386,10 @@ class Snapshots:
 
     def records(self):
         """A LayerOverTime per snapshotted layer."""
-        steps = np.array([step for step, _ in self.kept])
+        steps = np.array([s.step for s in self.kept])
         out = []
         for index, (label, kind, edges) in self.layers.items():
-            rows = [layers[index] for _, layers in self.kept]
+            rows = [s.layers[index] for s in self.kept]
             counts = np.stack([r[0] for r in rows]).astype(float)  # (snapshots, bins)
             widths = np.diff(edges.numpy())
             totals = np.maximum(counts.sum(1, keepdims=True), 1)
@@ -369,8 +398,10 @@ class Snapshots:
         return out
 
     def numbers(self):
-        """How many numbers the kept snapshots hold (the memory bound counts these)."""
-        return sum(r[0].size + 4 for _, layers in self.kept for r in layers.values())
+        """How many numbers the kept snapshots hold (the memory bound in the class docstring counts these)."""
+        histograms = lambda p: p.activations + p.gradients + p.weight_gradients
+        return sum(sum(r[0].size + 4 for r in s.layers.values()) + sum(h.x.size + h.density.size
+                   for h in histograms(s.pictures)) for s in self.kept)
 
 
 def activations_over_time(run):
@@ -383,5 +414,21 @@ def activations_over_time(run):
 
 
 def nearest_snapshot(records, step):
-    """Position of the snapshot nearest `step` in a LayerOverTime's steps (what a step slider shows)."""
+    """Position of the snapshot nearest `step` in a LayerOverTime's steps."""
     return int(np.abs(records[0].steps - step).argmin())
+
+
+def snapshot_steps(run):
+    """The steps at which a run recorded with snapshots kept them (what a step slider offers); [] without any."""
+    snapshots = getattr(run, "snapshots", None)
+    return [] if snapshots is None else [s.step for s in snapshots.kept]
+
+
+def pictures_at(run, step):
+    """StepPictures of the kept snapshot nearest `step`: the activation, gradient and weight-gradient histograms
+    there, for plots.plot_activations(pictures_at(run, 100).activations) and the like."""
+    steps = snapshot_steps(run)
+    if not steps:
+        raise ValueError("this run recorded no snapshots: train it with snapshots=N (every N steps) or "
+                         "snapshots='log', e.g. train(config, snapshots=50)")
+    return run.snapshots.kept[int(np.abs(np.array(steps) - step).argmin())].pictures

@@ -122,7 +122,7 @@ class Run:
     layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
     params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
     diverged_at: int = None  # the step whose loss was not finite, if any
-    snapshots: Snapshots = None  # the watched layers at a schedule of steps, if train was asked for them
+    snapshots: Snapshots = None  # the watched layers and weights at a schedule of steps, if train was asked for them
 
     @property
     def steps_done(self):
@@ -144,9 +144,10 @@ def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX
     The generator draws C, then each Linear's weight, then one minibatch per step, so the numbers
     are the lecture's. Only per-step scalars are kept, so memory does not grow with the steps
     beyond those. `progress` (default: on for runs of PROGRESS_MIN_STEPS or more) shows a bar.
-    `snapshots` (every N steps, or "log"; default off) also keeps the watched layers' output histograms
-    and mean/std/saturation at those steps in run.snapshots, at most `max_snapshots` of them (see
-    stats.Snapshots); they only read the outputs, so the run's numbers are the same with or without them.
+    `snapshots` (every N steps, or "log"; default off) also keeps the watched layers' output and gradient
+    histograms with their mean/std/saturation, and the weights' gradient histograms, at those steps in
+    run.snapshots, at most `max_snapshots` of them (see stats.Snapshots); they only read the outputs and
+    gradients, so the run's numbers are the same with or without them.
     """
     dataset = dataset if dataset is not None else load_dataset()
     history = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
@@ -188,16 +189,18 @@ def _train(config, dataset, progress, history=None):
         loss = F.cross_entropy(logits, dataset.Ytr[ix])
         loss_value = loss.item()
         losses.append(loss_value)
-        if history is not None and history.due(i):
-            history.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, None) for j in watched])
         finite = math.isfinite(loss_value)
         last = i == config.steps - 1 or not finite
-        if last:  # keep the layer outputs' gradients only where the records need them
+        snapshot = history is not None and history.due(i)
+        if last or snapshot:  # keep the layer outputs' gradients only where the records need them
             for layer in model.layers:
                 layer.out.retain_grad()
         for p in params:
             p.grad = None
         loss.backward()
+        if snapshot:
+            history.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
+                        [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)])
         if not finite:
             diverged_at = i
             update_std, data_std = update_std[:i], data_std[:i]

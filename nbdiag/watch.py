@@ -16,7 +16,7 @@ change the optimizer really made (right for Adam and momentum too, not only lr *
 parameter's gradient then. Memory is bounded: per step only 1 + n_params numbers are kept (the loss and one
 update:data per parameter), besides copies of the parameters from up to BATCH_STEPS recent steps (at most
 SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients; with
-snapshots=N, also at most max_snapshots histograms of each watched layer (see nbdiag.stats.Snapshots).
+snapshots=N, also at most max_snapshots histograms of each watched layer and weight (see nbdiag.stats.Snapshots).
 Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
 """
 import functools
@@ -148,15 +148,17 @@ class Recording:
         i = len(self._losses)
         self._losses.append(value)
         self._last = [(out, None if out is None else out.grad) for out in self._pending]
-        if self.snapshots is not None and self.snapshots.due(i):
-            self.snapshots.add(i, [WatchedLayer(index, type(module).__name__, out, None, name) for
-                                   (index, name, module), out in zip(self._watched_modules, self._pending)
-                                   if out is not None])
         grads = [p.grad for p in self._params]
         if all(g is None for g in grads):
             raise RuntimeError("rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
                                "before the next optimizer.zero_grad()")
         self._grads = grads
+        if self.snapshots is not None and self.snapshots.due(i):
+            self.snapshots.add(i, [WatchedLayer(index, type(module).__name__, out, grad, name) for
+                                   (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
+                                   if out is not None],
+                               [WatchedParam(k, tuple(p.shape), p, g, name)
+                                for k, ((name, p), g) in enumerate(zip(self._named_params, grads))])
         if not math.isfinite(value):
             self.diverged_at = i
             return
@@ -263,9 +265,9 @@ def watch(model, lr=None, layers=None, saturation=None, snapshots=None, max_snap
     nn.Linear; by default every activation (Tanh, ReLU, ...), or every Linear but the last if there are
     none. saturation: count |output| > this as saturated in every watched layer, instead of the per-kind
     rules of nbdiag.stats.saturated (|t| > 0.97 for Tanh, t == 0 for ReLU, ...). snapshots: also keep the
-    watched layers' histograms every N steps (or "log"), at most max_snapshots of them, for
-    stats.activations_over_time(rec); as the number of steps is not known ahead, the last step is kept only
-    if the schedule takes it.
+    watched layers' and weights' histograms every N steps (or "log"), at most max_snapshots of them, for
+    stats.activations_over_time(rec), stats.pictures_at(rec, step) and the dashboard's step slider; as the
+    number of steps is not known ahead, the last step is kept only if the schedule takes it.
     """
     return Recording(model, lr=lr, layers=layers, saturation=saturation, snapshots=snapshots,
                      max_snapshots=max_snapshots)

@@ -129,8 +129,9 @@ def _describe(config):
 
 def _status_html(run):
     color = "#b00020" if run.diverged_at is not None else "inherit"
-    return (f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b><br>'
-            f'<small>{html.escape(_describe(run.config))}</small></div>')
+    config = getattr(run, "config", None)  # what nbdiag.watch recorded has none
+    settings = f'<br><small>{html.escape(_describe(config))}</small>' if config is not None else ""
+    return f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b>{settings}</div>'
 
 
 def _verdicts_html(run):
@@ -145,12 +146,38 @@ def _tables_html(run):
     return f'<pre style="font-size:12px; line-height:1.3; margin:0">{html.escape(stats.tables(run))}</pre>'
 
 
+# view -> draw(run, ax, at): `at` is the stats.StepPictures of a snapshot step, or None for the run's last step
 _DRAW = {
-    "activations": lambda run, ax: plots.plot_activations(stats.activation_histograms(run), ax),
-    "gradients": lambda run, ax: plots.plot_gradients(stats.gradient_histograms(run), ax),
-    "weight_gradients": lambda run, ax: plots.plot_weight_gradients(stats.weight_grad_histograms(run), ax),
-    "update_ratios": lambda run, ax: plots.plot_update_ratios(stats.update_ratio_history(run), ax),
+    "activations": lambda run, ax, at: plots.plot_activations(
+        at.activations if at else stats.activation_histograms(run), ax),
+    "gradients": lambda run, ax, at: plots.plot_gradients(at.gradients if at else stats.gradient_histograms(run), ax),
+    "weight_gradients": lambda run, ax, at: plots.plot_weight_gradients(
+        at.weight_gradients if at else stats.weight_grad_histograms(run), ax),
+    "update_ratios": lambda run, ax, at: plots.plot_update_ratios(stats.update_ratio_history(run), ax,
+                                                                  step=at.step if at else None),
 }
+
+
+def _band(view, run):
+    """The healthy band (a key of health.healthy_bands) to shade in a view of `run`, or None."""
+    if view == "update_ratios":
+        return "update_ratio"
+    tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
+    if view == "activations" and tanh_only and getattr(run, "saturation", None) is None:
+        return "tanh_output"  # tanh's own saturation rule; a user-given threshold would draw another band
+    return None
+
+
+def _shade(ax, band):
+    """Shade `band` on ax, once, and keep it in view; or remove the shading when band is None."""
+    shaded = [patch for patch in ax.patches if patch.get_gid() == "healthy_band"]
+    if band is None:
+        for patch in shaded:
+            patch.remove()
+    elif not shaded:
+        plots.shade_healthy_bands(ax, band)
+        ax.relim()  # the whole band in view, at the first draw as at every later one
+        ax.autoscale_view()
 
 
 def _legend_html(ax):
@@ -173,6 +200,11 @@ def _kernel_loop():
 
 def _series(ax):
     return [line for line in ax.get_lines() if line.get_gid() == "series"]
+
+
+def _moving(ax):
+    """What a redraw repaints over the saved background: the data lines and the step marker."""
+    return [line for line in ax.get_lines() if line.get_gid() in ("series", "step")]
 
 
 def _keep_limits(ax, old_xlim, old_ylim):
@@ -221,16 +253,19 @@ class _Picture:
         self._background = None  # the last full render without the lines
         self._background_layout = None  # what that background depends on, when it was saved
 
-    def draw(self, run, column=0):
-        """Draw `run` in one column: lines updated in place, title and legend into the HTML."""
+    def draw(self, run, column=0, at=None):
+        """Draw `run` in one column, at its last step or at the snapshot `at` (stats.StepPictures): lines updated
+        in place, the healthy band shaded, title and legend into the HTML."""
         ax = self.axes[column]
         labels, limits = [line.get_label() for line in _series(ax)], (ax.get_xlim(), ax.get_ylim())
-        _DRAW[self.view](run, ax)
+        _DRAW[self.view](run, ax, at)
+        _shade(ax, _band(self.view, run))
         if [line.get_label() for line in _series(ax)] == labels:
             _keep_limits(ax, *limits)
         else:  # plots cleared the axes for a new layout: a new locator too
             ax.locator_params(nbins=TICKS)
-        self.titles[column].value = f'<b style="font-size:13px">{html.escape(ax.get_title())}</b>'
+        title = ax.get_title() + (f" at step {at.step}" if at is not None and self.view != "update_ratios" else "")
+        self.titles[column].value = f'<b style="font-size:13px">{html.escape(title)}</b>'
         ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
         if ax.get_legend() is not None:
             ax.get_legend().remove()
@@ -247,7 +282,7 @@ class _Picture:
         if canvas.syncing_data_url:  # no page has shown the figure yet: it asks for a whole frame when it does
             canvas.draw_idle()  # (a frame sent before that would become a broken image in the page)
             return
-        lines = [line for ax in self.axes for line in _series(ax)]
+        lines = [line for ax in self.axes for line in _moving(ax)]
         layout = self._layout()
         if layout != self._background_layout:
             for line in lines:
@@ -258,7 +293,7 @@ class _Picture:
                 line.set_visible(True)
         else:
             canvas.restore_region(self._background)
-        for line in lines:
+        for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
             line.axes.draw_artist(line)
         canvas.blit(self.figure.bbox)  # ipympl sends the pixels that changed since the last frame
 
@@ -270,10 +305,11 @@ class _Picture:
 class _Panel:
     """One session with its controls, status line, error and progress outputs and tables.
 
-    Its runs are drawn in column `column` of each of `pictures`.
+    Its runs are drawn in column `column` of each of `pictures`. With `step_slider`, a slider over the run's
+    snapshot steps moves every picture to that step, without re-running.
     """
 
-    def __init__(self, session, controls, pictures, column=0, tables=True):
+    def __init__(self, session, controls, pictures, column=0, tables=True, step_slider=False):
         self.session = session
         self.controls = controls
         self.pictures, self.column = pictures, column
@@ -290,6 +326,13 @@ class _Panel:
         self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
         self.progress = W.Output()  # the progress bar of a long run
         self.tables = W.HTML() if tables else None
+        self.step = None  # the step slider, if any
+        if step_slider:
+            self.step = W.SelectionSlider(options=[0], description="pictures at step", style=_STYLE,
+                                          layout=W.Layout(width="34em"), continuous_update=True,
+                                          tooltip="move every picture to a snapshot step; the tables stay at the last")
+            self.step.observe(self._step_moved, names="value")
+        self._syncing = False  # True while _show sets the step slider: its changes are not the user's
         self.control_box = self._control_box()
         self._scheduled = False
         self._last_shown = -math.inf
@@ -307,6 +350,8 @@ class _Panel:
                 rows.append(W.HBox([control, *self.presets.values()]))
             else:
                 rows.append(control)
+        if self.step is not None:
+            rows.append(self.step)
         return W.VBox(rows)
 
     def _set_gain(self, value, _button):
@@ -347,7 +392,39 @@ class _Panel:
         except Exception:
             self._show_error()
 
+    def _sync_step(self, run):
+        """Offer the new run's snapshot steps (and its last step) on the step slider, set at the last one."""
+        if self.step is None:
+            return
+        steps = sorted(set(stats.snapshot_steps(run)) | {run.steps_done - 1}) if run.steps_done else [0]
+        self._syncing = True
+        try:
+            self.step.options, self.step.value = steps, steps[-1]
+        finally:
+            self._syncing = False
+
+    def _at(self, run):
+        """The StepPictures the step slider points at, or None at the run's last step (its own records)."""
+        if self.step is None or self.step.value == self.step.options[-1]:
+            return None
+        return stats.pictures_at(run, self.step.value)
+
+    def _step_moved(self, change):
+        """The step slider moved: redraw every picture at that step, from the run's snapshots."""
+        if self._syncing:
+            return
+        try:
+            run, at = self.session.run, self._at(self.session.run)
+            with one_thread():
+                for picture in self.pictures:
+                    picture.draw(run, self.column, at)
+            for picture in self.pictures:
+                picture.redraw()
+        except Exception:
+            self._show_error()
+
     def _show(self, run):
+        self._sync_step(run)
         with one_thread():  # the histograms too, as training: on shared cores a second thread only waits
             for picture in self.pictures:
                 picture.draw(run, self.column)
@@ -355,7 +432,8 @@ class _Panel:
         self.verdicts.value = _verdicts_html(run)
         if self.tables is not None:
             self.tables.value = _tables_html(run)
-        live = run.config.steps < PROGRESS_MIN_STEPS  # quick runs follow a drag; long ones wait for the release
+        # quick runs follow a drag; long ones wait for the release (a recorded run has no controls, nor config)
+        live = not self.controls or run.config.steps < PROGRESS_MIN_STEPS
         for name, control in self.controls.items():
             if isinstance(control, _SLIDERS) and name != "steps":
                 control.continuous_update = live
@@ -379,19 +457,36 @@ class Dashboard(W.VBox):
 
     Dashboard() shows everything; Dashboard(controls=["gain"], views=["activations"], gain=5/3)
     just what a lesson cell is about. Config values (gain=3, batchnorm=True, steps=1001...) set the start.
+    snapshots=N (or "log") keeps snapshots as train(..., snapshots=N) does and adds a step slider that moves
+    every picture to a snapshot step. Dashboard(run=rec) shows a finished run, e.g. what nbdiag.watch recorded
+    of your own model: the same pictures, health findings and tables, with the step slider if it has snapshots.
     """
 
-    def __init__(self, controls=CONTROLS, views=VIEWS, tables=True, dataset=None, **config_values):
-        controls, views = _chosen(controls, CONTROLS, "control"), _chosen(views, VIEWS, "view")
-        config = changed(Config(), **config_values)
-        control_widgets = _make_controls(controls, config)  # range errors before a possibly long run
-        self.session = Session(config, dataset)
+    def __init__(self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None,
+                 **config_values):
+        views = _chosen(views, VIEWS, "view")
+        if run is not None:
+            given = [name for name, value in (("controls", controls), ("snapshots", snapshots)) if value]
+            given += list(config_values)
+            if given:
+                raise ConfigError(f"{', '.join(given)}: a recorded run is shown as it is and cannot be re-run; "
+                                  "leave these out with run=, or record it again")
+            if not hasattr(run, "update_ratios") or not hasattr(run, "layers"):
+                raise ConfigError(f"run must be what nbdiag.train returns or nbdiag.watch recorded, "
+                                  f"got {type(run).__name__}")
+            control_widgets, self.session = {}, Session(run=run)
+        else:
+            controls = _chosen(CONTROLS if controls is None else controls, CONTROLS, "control")
+            config = changed(Config(), **config_values)
+            control_widgets = _make_controls(controls, config)  # range errors before a possibly long run
+            self.session = Session(config, dataset, snapshots=snapshots)
         figsize = (10.0, 3.4) if len(views) == 1 else (6.0, 3.1)
         self._pictures = {view: _Picture(view, 1, figsize) for view in views}
-        p = self._panel = _Panel(self.session, control_widgets, list(self._pictures.values()), tables=tables)
+        p = self._panel = _Panel(self.session, control_widgets, list(self._pictures.values()), tables=tables,
+                                 step_slider=snapshots is not None or bool(stats.snapshot_steps(self.session.run)))
         self.controls, self.presets = p.controls, p.presets
         self.status, self.errors, self.progress, self.tables_html = p.status, p.errors, p.progress, p.tables
-        self.verdicts = p.verdicts
+        self.verdicts, self.step = p.verdicts, p.step
         parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()]),
                  p.verdicts]
         super().__init__(parts + ([p.tables] if tables else []))

@@ -26,9 +26,9 @@ def trained(monkeypatch):
 
     configs = []
 
-    def recording_train(config, dataset=None, progress=None):
+    def recording_train(config, dataset=None, progress=None, **options):
         configs.append(config)
-        return train(config, dataset, progress)
+        return train(config, dataset, progress, **options)
 
     monkeypatch.setattr(nbdiag.session, "train", recording_train)
     return configs

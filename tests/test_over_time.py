@@ -59,8 +59,9 @@ def test_memory_stays_bounded_on_a_long_run(dataset):
     gaps = np.diff(steps[:-1])
     assert len(set(gaps)) == 1 and gaps[0] >= 3000 // 8  # one interval, a power-of-two multiple of 1
     assert gaps[0] & (gaps[0] - 1) == 0
-    layers, bins = 5, stats.OVER_TIME_BINS
-    assert run.snapshots.numbers() == len(steps) * layers * (bins + 4) <= 8 * layers * (bins + 4)
+    layers, weights, bins, hist = 5, 7, stats.OVER_TIME_BINS, stats.HISTOGRAM_BINS
+    per_snapshot = layers * (bins + 4 + 4 * hist) + weights * 2 * hist  # the bound in Snapshots' docstring
+    assert run.snapshots.numbers() == len(steps) * per_snapshot <= 8 * per_snapshot
 
 
 def test_thinning_keeps_the_log_schedule_log_spaced():
@@ -69,7 +70,7 @@ def test_thinning_keeps_the_log_schedule_log_spaced():
     for step in range(5000):
         snaps.add(step, [rec])
         assert len(snaps.kept) <= 5
-    assert [s for s, _ in snaps.kept] == [0, 1, 16, 256, 4096]
+    assert [s.step for s in snaps.kept] == [0, 1, 16, 256, 4096]
 
 
 @pytest.mark.parametrize("schedule, max_snapshots, option", [(0, 64, "snapshots"), (2.5, 64, "snapshots"),
@@ -161,3 +162,56 @@ def test_watch_keeps_snapshots_of_a_torch_nn_model_on_its_schedule():
     assert tanh.std[0] == pytest.approx(first_tanh.std().item())
     assert tanh.saturated[0] == pytest.approx((first_tanh.abs() > 0.97).float().mean().item() * 100)
     assert relu.saturated[0] == pytest.approx((first_relu == 0).float().mean().item() * 100)
+
+
+def test_snapshots_hold_the_pictures_of_their_step(dataset):
+    """A snapshot's histograms are those the last-step pictures would draw at that step: equal at the last step,
+    and at step 0 equal to a 1-step run's (the same first forward and backward pass)."""
+    run = train(Config(steps=30), dataset, progress=False, snapshots=10)
+    assert stats.snapshot_steps(run) == [0, 10, 20, 29]
+    first = train(Config(steps=1), dataset)
+    for at, whole in ((stats.pictures_at(run, 29), run), (stats.pictures_at(run, 0), first)):
+        for got, want in ((at.activations, stats.activation_histograms(whole)),
+                          (at.gradients, stats.gradient_histograms(whole)),
+                          (at.weight_gradients, stats.weight_grad_histograms(whole))):
+            assert [h.label for h in got] == [h.label for h in want] and len(got) > 0
+            for g, w in zip(got, want):
+                assert np.array_equal(g.x, w.x) and np.array_equal(g.density, w.density)
+    assert stats.pictures_at(run, 14).step == 10 and stats.pictures_at(run, 16).step == 20  # the nearest one
+    middle = stats.pictures_at(run, 10)
+    assert not np.array_equal(middle.gradients[0].density, stats.pictures_at(run, 0).gradients[0].density)
+    with pytest.raises(ValueError, match="snapshots="):
+        stats.pictures_at(first, 0)
+
+
+def test_watch_snapshots_hold_gradient_pictures_too():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    with watch(model, snapshots=3) as rec:
+        for _ in range(7):
+            loss = torch.nn.functional.cross_entropy(model(X), Y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rec.step(loss)
+    assert stats.snapshot_steps(rec) == [0, 3, 6]
+    at = stats.pictures_at(rec, 6)  # the last step: the same records as the run's own
+    assert [h.label for h in at.gradients] == ["layer 1 (Tanh)"]
+    assert [h.label for h in at.weight_gradients] == ["0.weight (16, 8)", "2.weight (3, 16)"]
+    assert np.array_equal(at.gradients[0].density, stats.gradient_histograms(rec)[0].density)
+    assert np.array_equal(at.weight_gradients[1].density, stats.weight_grad_histograms(rec)[1].density)
+
+
+def test_the_step_marker_moves_in_place(snapshot_run):
+    ax = plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), step=50)
+    [marker] = [line for line in ax.get_lines() if line.get_gid() == "step"]
+    plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), ax=ax, step=75)
+    assert [line for line in ax.get_lines() if line.get_gid() == "step"] == [marker]
+    assert list(marker.get_xdata()) == [75, 75]
+    plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), ax=ax)
+    assert not [line for line in ax.get_lines() if line.get_gid() == "step"]
+    axes = plots.plot_layer_stats_over_time(stats.activations_over_time(snapshot_run), step=100)
+    assert all(list(line.get_xdata()) == [100, 100] for a in axes for line in a.get_lines() if line.get_gid() == "step")
+    plt.close("all")

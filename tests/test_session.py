@@ -65,7 +65,7 @@ def test_a_failed_run_keeps_the_request_for_the_next_change(dataset, monkeypatch
     session = Session(dataset=dataset)
     config = session.config
 
-    def failing_train(config, dataset=None, progress=None):
+    def failing_train(config, dataset=None, progress=None, **options):
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(nbdiag.session, "train", failing_train)

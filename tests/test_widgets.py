@@ -200,18 +200,24 @@ def test_a_blitted_frame_equals_a_full_render(dataset):
 
 
 def test_axes_keep_every_drawn_point_in_view(dataset):
+    from nbdiag import health
+
     d = Dashboard(dataset=dataset)
     for changes in [dict(gain=3), dict(gain=0.5), dict(batchnorm=True), dict(gain=5), dict(tanh=False),
                     dict(lr=10, steps=10), dict(fan_in_scaling=False)]:
         for name, value in changes.items():
             d.controls[name].value = value
         assert not d.errors.outputs
-        for figure in d.figures.values():
+        for view, figure in d.figures.items():
             (ax,) = figure.axes
             (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
             xs = np.concatenate([line.get_xdata() for line in ax.get_lines() if line.get_gid() == "series"])
-            ys = np.concatenate([line.get_ydata() for line in ax.get_lines() if line.get_gid() in ("series", "guide")])
-            if len(xs):  # every point in view, and the view not much wider than the points (and 1e-3 guide)
+            ys = [line.get_ydata() for line in ax.get_lines() if line.get_gid() in ("series", "guide")]
+            if view == "update_ratios":
+                band = health.healthy_bands()["update_ratio"]
+                ys.append([band.low, band.high])
+            ys = np.concatenate(ys)
+            if len(xs):  # every point in view, and the view not much wider than the points (and 1e-3 guide, band)
                 assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1
                 assert ys.max() - ys.min() >= KEEP * (y1 - y0) * 0.99
 
@@ -296,7 +302,7 @@ def test_long_runs_go_at_once_with_a_progress_bar_and_sliders_wait_for_release(d
 
 @pytest.mark.parametrize("in_kernel", [False, True])
 def test_an_exception_in_a_callback_shows_in_the_widget(dataset, monkeypatch, in_kernel):
-    def failing_train(config, dataset=None, progress=None):
+    def failing_train(config, dataset=None, progress=None, **options):
         raise RuntimeError("the kernel ran out of memory")
 
     async def settle(condition):
@@ -455,3 +461,100 @@ def test_health_findings_show_under_the_pictures_and_follow_changes(dataset):
     c = Comparison(dict(gain=1), dict(gain=3), dataset=dataset)
     assert "|t| > 0.97" in page_text(c.right.verdicts) and page_text(c.left.verdicts) != page_text(c.right.verdicts)
     c.close()
+
+
+def drawn(picture):
+    """The y data of each data line of a picture's first axes."""
+    return [line.get_ydata() for line in picture.axes[0].get_lines() if line.get_gid() == "series"]
+
+
+def test_the_step_slider_moves_every_picture_to_that_step_without_re_running(dataset, trained):
+    d = Dashboard(dataset=dataset, snapshots=10, steps=45)
+    run, pictures = d.session.run, d._pictures
+    assert list(d.step.options) == [0, 10, 20, 30, 40, 44] and d.step.value == 44 and d.step in descendants(d)
+    last_tables = d.tables_html.value
+    d.step.value = 20
+    at = nbdiag.stats.pictures_at(run, 20)
+    for view, histograms in (("activations", at.activations), ("gradients", at.gradients),
+                             ("weight_gradients", at.weight_gradients)):
+        assert [list(y) for y in drawn(pictures[view])] == [list(h.density[np.isfinite(h.density)]) for h in histograms]
+        assert "at step 20" in page_text(pictures[view].titles[0])
+    [marker] = [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
+    assert list(marker.get_xdata()) == [20, 20]
+    assert d.tables_html.value == last_tables and len(trained) == 1 and not d.errors.outputs  # no new run
+    d.step.value = 44  # the last step: the run's own records again
+    assert [list(y) for y in drawn(pictures["gradients"])] == [
+        list(h.density) for h in nbdiag.stats.gradient_histograms(run)]
+    assert not [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
+    d.controls["steps"].value = 25  # a new run: the slider offers its steps, at its last
+    assert list(d.step.options) == [0, 10, 20, 24] and d.step.value == 24 and len(trained) == 2
+    d.close()
+
+
+def test_a_blitted_frame_at_a_step_equals_a_full_render(dataset):
+    d = Dashboard(dataset=dataset, snapshots=5, steps=20)
+    shown_in_a_page(d)
+    for step in (5, 10, 0, 19, 15):
+        d.step.value = step
+        for figure in d.figures.values():
+            frame = np.asarray(figure.canvas.get_renderer().buffer_rgba()).copy()
+            figure.canvas.draw()
+            assert np.array_equal(frame, np.asarray(figure.canvas.get_renderer().buffer_rgba()))
+    d.close()
+
+
+def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
+    d = Dashboard(dataset=dataset, controls=["tanh"])
+    bands = lambda view: [p for p in d._pictures[view].axes[0].patches if p.get_gid() == "healthy_band"]
+    assert len(bands("update_ratios")) == 1 and len(bands("activations")) == 1 and not bands("gradients")
+    d.controls["tanh"].value = False  # no tanh: no tanh band on the Linear outputs
+    assert not bands("activations") and len(bands("update_ratios")) == 1
+    d.controls["tanh"].value = True
+    assert len(bands("activations")) == 1
+    d.close()
+
+
+def recorded(snapshots=None, steps=12):
+    """What nbdiag.watch records of a small torch.nn model trained with Adam."""
+    from nbdiag import watch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
+                                torch.nn.Linear(32, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    with watch(model, lr=0.01, snapshots=snapshots) as rec:
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(model(X), Y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rec.step(loss)
+    return rec
+
+
+def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
+    from nbdiag import health
+
+    rec = recorded(snapshots=4)
+    d = Dashboard(run=rec)
+    assert not d.controls and tuple(d.figures) == VIEWS and not d.errors.outputs
+    assert page_text(d.tables_html) == tables(rec) and page_text(d.status).startswith("recorded 12 steps")
+    assert page_text(d.verdicts) == health.format_findings(health.diagnose(rec))
+    assert [list(y) for y in drawn(d._pictures["activations"])] == [
+        list(h.density) for h in nbdiag.stats.activation_histograms(rec)]
+    assert "layer 1 (ReLU)" in d._pictures["activations"].legends[0].value
+    assert list(d.step.options) == [0, 4, 8, 11]  # the kept snapshots and the last step
+    d.step.value = 4
+    assert "at step 4" in page_text(d._pictures["weight_gradients"].titles[0]) and not d.errors.outputs
+    d.close()
+    assert Dashboard(run=recorded()).step is None  # no snapshots, no slider
+
+
+@pytest.mark.parametrize("kwargs, option", [(dict(gain=3), "gain"), (dict(controls=["lr"]), "controls"),
+                                            (dict(snapshots=5), "snapshots")])
+def test_a_recorded_run_cannot_be_re_run_and_says_why(kwargs, option):
+    with pytest.raises(ConfigError, match=f"{option}: a recorded run is shown as it is"):
+        Dashboard(run=recorded(), **kwargs)
+    with pytest.raises(ConfigError, match="run must be"):
+        Dashboard(run="my_run.pt")
