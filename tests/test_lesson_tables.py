@@ -110,10 +110,19 @@ def _key(line):
     return re.sub(r"\s+", " ", re.match(r"(layer \d+|weight\s+\([\d, ]+\))", line).group(1))
 
 
-def _numbers_agree(ours, lesson):
-    """Fixed-point figures must print the same number (a sign of zero aside); an %e figure may differ in its last digit."""
+# After one step every figure is the lesson's, digit for digit (with nbdiag's pinned AVX2 kernels, on any x86
+# CPU). After batchnorm's 1001 steps the rounding of today's torch has drifted: an %e figure may then differ in
+# its last digit (seen: 3.682959e-03 for the lesson's 3.682961e-03).
+DRIFTING = {"batchnorm 1001 steps"}
+
+
+def _numbers_agree(ours, lesson, last_digit_may_differ=False):
+    """Fixed-point figures must print the same number (a sign of zero aside); %e figures the same digits, or with
+    last_digit_may_differ, within a few units of the last digit."""
     if "e" not in lesson:
         return float(ours) == float(lesson)  # '+0.000000' == '-0.000000': a mean that rounds to zero
+    if not last_digit_may_differ:
+        return ours == lesson
     (m1, e1), (m2, e2) = ours.split("e"), lesson.split("e")
     return e1 == e2 and abs(float(m1) - float(m2)) <= 9e-6
 
@@ -139,12 +148,14 @@ def test_command_line_reproduces_the_lesson(case):
         for ours_line, lesson_line in zip(ours_lines, lesson_lines):
             ours, lesson = NUMBER.findall(ours_line), NUMBER.findall(lesson_line)
             assert len(ours) == len(lesson), (ours_line, lesson_line)
-            assert all(_numbers_agree(o, l) for o, l in zip(ours, lesson)), f"\nours:   {ours_line}\nlesson: {lesson_line}"
+            assert all(_numbers_agree(o, l, case in DRIFTING) for o, l in zip(ours, lesson)), \
+                f"\nours:   {ours_line}\nlesson: {lesson_line}"
 
 
 def test_number_comparison_is_strict_enough():
     assert _numbers_agree("-0.02", "-0.02") and not _numbers_agree("-0.02", "-0.03")
     assert _numbers_agree("+0.000000", "-0.000000") and not _numbers_agree("+0.000001", "-0.000001")
-    assert _numbers_agree("9.977490e-04", "9.977493e-04")
-    assert not _numbers_agree("9.977390e-04", "9.977493e-04")
-    assert not _numbers_agree("9.977493e-05", "9.977493e-04")
+    assert _numbers_agree("9.977493e-04", "9.977493e-04") and not _numbers_agree("9.977490e-04", "9.977493e-04")
+    assert _numbers_agree("9.977490e-04", "9.977493e-04", last_digit_may_differ=True)
+    assert not _numbers_agree("9.977390e-04", "9.977493e-04", last_digit_may_differ=True)
+    assert not _numbers_agree("9.977493e-05", "9.977493e-04", last_digit_may_differ=True)
