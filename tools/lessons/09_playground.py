@@ -16,6 +16,7 @@
 # | **depth**, **n_hidden** | the number of hidden layers and the neurons in each | 4 |
 # | **steps** | how long to train; 1 shows the network at initialization | 6, 7 |
 # | **seed** | which random weights and batches are drawn | 1 |
+# | **pictures at step** | moves the pictures to a snapshot of an earlier step (the tables stay at the last) | 10 |
 
 # %%
 %matplotlib widget
@@ -27,11 +28,13 @@ data = load_dataset()
 # %% [markdown]
 # ## The dashboard
 #
-# One network, all four pictures and their tables. Each change retrains it from scratch.
+# One network, all four pictures and their tables. Each change retrains it from scratch. Train it for
+# more than one step and the **pictures at step** slider takes every picture back to an earlier step of
+# the same run (a snapshot every 25 steps), without training again: watch the curves settle.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-Dashboard(dataset=data)
+Dashboard(dataset=data, snapshots=25)
 
 # %% [markdown]
 # ## Side by side

@@ -45,11 +45,12 @@ print(model)
 # Adam with a learning rate of 0.01, 500 steps of 32 examples. The only lines nbdiag adds to an
 # ordinary training loop are the `with` and the `rec.step(loss)`. By default `watch` records every
 # activation layer, here the five ReLUs (module numbers 3, 5, 7, 9 and 11 of the Sequential).
+# `snapshots=25` also keeps every picture's histograms every 25 steps, for the dashboard below.
 
 # %%
 g = torch.Generator().manual_seed(2147483647)  # draws the minibatches
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-with watch(model, lr=0.01) as rec:
+with watch(model, lr=0.01, snapshots=25) as rec:
     for step in range(500):
         ix = torch.randint(0, len(data.Xtr), (32,), generator=g)
         loss = nn.functional.cross_entropy(model(data.Xtr[ix]), data.Ytr[ix])
@@ -103,8 +104,8 @@ print("\n# update:data at the last step")
 print(stats.format_update_ratios(rec))
 
 # %% [markdown]
-# **What the numbers say.** The update:data lines sit between −2.6 and −2, up to ten times above the
-# 1e-3 guide: Adam's steps are large for these weights. And far more than half of each layer's outputs
+# **What the numbers say.** The update:data lines sit between −2.5 and −1.9, three to twelve times above
+# the 1e-3 guide: Adam's steps are large for these weights. And far more than half of each layer's outputs
 # are zero, up to 93%: big steps have pushed many units to where their input is negative for every
 # example, and there they stay, since a dead unit gets no gradient to bring it back.
 #
@@ -122,10 +123,40 @@ print(health.format_findings(health.diagnose(rec)))
 
 # %% [markdown]
 # **What the verdicts say.** Dead units in every ReLU layer: 6 in the first, about two thirds of the
-# units in each of the others. As they leave less signal behind, the output std shrinks with depth and
-# the gradients fade on their way back. Last, the run-wide verdict: update:data about 1e-2, with the
-# learning rate that would bring it to 1e-3. Note what is *not* there: a ReLU's half-zero outputs are not
-# flagged as saturation, since that is how a ReLU works; only units off for the whole batch are.
+# units in each of the others. As they leave less signal behind, the output std shrinks with depth: the
+# last two ReLU layers keep only about 55% of the first one's. Last, the run-wide verdict: update:data
+# about 1e-2, with the learning rate that would bring it to 1e-3. Note what is *not* there: a ReLU's
+# half-zero outputs are not flagged as saturation, since that is how a ReLU works; only units off for
+# the whole batch are.
+#
+# ## Your run in the dashboard
+#
+# `Dashboard(run=rec)` shows what `watch` recorded in the same dashboard as the lessons' network: the
+# four pictures with their healthy bands shaded, the findings and the tables. There is nothing to
+# retrain, so there are no knobs; instead the **pictures at step** slider moves every picture to one of
+# the snapshots. Slide it from step 0 to the end and watch the spike at 0 in the activation picture grow
+# as the units die. On the update:data picture the dotted line marks the step: Adam's first steps are
+# far above the green band and come down towards it, without reaching it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Dashboard(run=rec)
+
+# %% [markdown]
+# **Predict, then reveal.** At step 0 the ReLUs had just been initialized. What share of each layer's
+# outputs was zero then, and how many steps did it take to get near today's numbers?
+
+# %% [reveal]
+for r in stats.activations_over_time(rec):
+    shares = ", ".join(f"{zero:.0f}% at step {step}" for step, zero in zip(r.steps, r.saturated)
+                       if step in (0, 25, 50, 100, 475))
+    print(f"{r.label}, outputs exactly 0: {shares}")
+
+# %% [markdown]
+# **What the numbers say.** At step 0 every layer is a healthy ReLU layer: about half of its outputs are
+# zero. Most of the damage is done early: after 25 steps the deeper layers are at 60–74%, after 100 steps
+# at 66–82%, and it goes on getting worse, to 81–94% at the end. The first steps are Adam's largest
+# relative to the weights (update:data near 1e-1), and they push many units where they never come back.
 
 # %% [markdown]
 # ## The diagnostics over training time
