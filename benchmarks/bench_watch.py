@@ -1,9 +1,11 @@
 """Time nbdiag.watch on a plain torch.nn training loop of the lesson's size: how much slower is a step?
 
 The loop trains the lesson's MLP built from torch.nn modules (Embedding 27x10, five Linear(100)+Tanh,
-Linear(27)) with SGD on minibatches of 32 names-examples. Three copies of it train side by side in this
-process: plain; inside `nbdiag.watch`, recording every step; and, for reference, with TensorBoard's
-`SummaryWriter.add_histogram` of every weight and gradient at every step (needs `pip install tensorboard`).
+Linear(27)) with SGD on minibatches of 32 names-examples. Four copies of it train side by side in this
+process: plain; inside `nbdiag.watch`, recording every step; inside `nbdiag.watch(..., snapshots=SNAPSHOT_EVERY)`,
+which also keeps the pictures' histograms every SNAPSHOT_EVERY steps (for the dashboard's step slider); and, for
+reference, with TensorBoard's `SummaryWriter.add_histogram` of every weight and gradient at every step (needs
+`pip install tensorboard`).
 Their steps are interleaved, and each step's CPU time (time.process_time: on a shared machine, waiting
 for a core does not count) is measured; a ratio is the median, over blocks of 32 rounds (watch computes
 update:data once per 32 steps), of (time of the block's steps / time of the same rounds' plain steps). Run from the
@@ -30,6 +32,7 @@ from nbdiag import load_dataset  # noqa: E402
 from nbdiag.watch import BATCH_STEPS, watch  # noqa: E402
 
 TARGET = 1.5  # watch should make a step at most this many times slower
+SNAPSHOT_EVERY = 10  # the snapshot schedule of the third copy
 BLOCK = BATCH_STEPS  # ratios compare blocks of this many rounds: watch computes update:data once per block
 
 
@@ -76,11 +79,12 @@ def main(argv=None):
         print("tensorboard is not installed (pip install tensorboard): its reference figure is left out")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.steps} interleaved steps")
 
-    plain, watched, logged = Trainer(dataset), Trainer(dataset), Trainer(dataset)
+    plain, watched, snapped, logged = Trainer(dataset), Trainer(dataset), Trainer(dataset), Trainer(dataset)
     g = torch.Generator().manual_seed(0)
     warmup = 50
-    times = {"plain": [], "watch": [], "tensorboard": []}
-    with tempfile.TemporaryDirectory() as logdir, watch(watched.model, lr=0.1) as rec:
+    times = {"plain": [], "watch": [], "snapshots": [], "tensorboard": []}
+    with (tempfile.TemporaryDirectory() as logdir, watch(watched.model, lr=0.1) as rec,
+          watch(snapped.model, lr=0.1, snapshots=SNAPSHOT_EVERY, max_snapshots=10**6) as snapshots):
         writer = SummaryWriter(logdir) if SummaryWriter else None
 
         def plain_step(i, ix):
@@ -88,6 +92,9 @@ def main(argv=None):
 
         def watch_step(i, ix):
             rec.step(watched.step(ix))
+
+        def snapshots_step(i, ix):
+            snapshots.step(snapped.step(ix))
 
         def tensorboard_step(i, ix):
             writer.add_scalar("loss", logged.step(ix).item(), i)
@@ -97,7 +104,7 @@ def main(argv=None):
 
         for i in range(warmup + args.steps):
             ix = torch.randint(0, dataset.Xtr.shape[0], (32,), generator=g)
-            variants = [("plain", plain_step), ("watch", watch_step)]
+            variants = [("plain", plain_step), ("watch", watch_step), ("snapshots", snapshots_step)]
             if writer is not None and i < warmup + args.tensorboard_steps:
                 variants.append(("tensorboard", tensorboard_step))
             for name, step in variants[i % len(variants):] + variants[:i % len(variants)]:  # rotate who goes first
@@ -108,6 +115,7 @@ def main(argv=None):
         if writer is not None:
             writer.close()
     assert rec.steps_done == warmup + args.steps and rec.diverged_at is None
+    assert len(snapshots.snapshots.kept) == len(range(0, warmup + args.steps, SNAPSHOT_EVERY))  # none thinned
 
     def ratio(name):  # the median over blocks of BLOCK rounds of (its time / the plain time in the same rounds)
         t, p = times[name], times["plain"]
@@ -119,6 +127,7 @@ def main(argv=None):
             print(f"{name:>11}: median {median:9.1f} us/step, mean {mean:9.1f} over {len(t)} steps")
     if times["tensorboard"]:
         print(f"ratio tensorboard add_histogram / plain: {ratio('tensorboard'):.2f}x")
+    print(f"ratio watch with snapshots every {SNAPSHOT_EVERY} steps / plain: {ratio('snapshots'):.2f}x")
     verdict = "meets" if ratio("watch") <= TARGET else "misses"
     print(f"ratio watch / plain: {ratio('watch'):.2f}x ({verdict} the {TARGET:g}x target)")
 
