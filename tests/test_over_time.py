@@ -184,18 +184,10 @@ def test_snapshots_hold_the_pictures_of_their_step(dataset):
         stats.pictures_at(first, 0)
 
 
-def test_watch_snapshots_hold_gradient_pictures_too():
+def test_watch_snapshots_hold_gradient_pictures_too(watched_adam):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
-    with watch(model, snapshots=3) as rec:
-        for _ in range(7):
-            loss = torch.nn.functional.cross_entropy(model(X), Y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            rec.step(loss)
+    rec = watched_adam(model, 7, snapshots=3)
     assert stats.snapshot_steps(rec) == [0, 3, 6]
     at = stats.pictures_at(rec, 6)  # the last step: the same records as the run's own
     assert [h.label for h in at.gradients] == ["layer 1 (Tanh)"]

@@ -514,29 +514,18 @@ def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
     d.close()
 
 
-def recorded(snapshots=None, steps=12):
-    """What nbdiag.watch records of a small torch.nn model trained with Adam."""
-    from nbdiag import watch
-
+def recorded(watched_adam, snapshots=None):
+    """What nbdiag.watch records of a small torch.nn model trained 12 steps with Adam."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
                                 torch.nn.Linear(32, 3))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
-    with watch(model, lr=0.01, snapshots=snapshots) as rec:
-        for _ in range(steps):
-            loss = torch.nn.functional.cross_entropy(model(X), Y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            rec.step(loss)
-    return rec
+    return watched_adam(model, 12, lr=0.01, snapshots=snapshots)
 
 
-def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
+def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views(watched_adam):
     from nbdiag import health
 
-    rec = recorded(snapshots=4)
+    rec = recorded(watched_adam, snapshots=4)
     d = Dashboard(run=rec)
     assert not d.controls and tuple(d.figures) == VIEWS and not d.errors.outputs
     assert page_text(d.tables_html) == tables(rec) and page_text(d.status).startswith("recorded 12 steps")
@@ -548,13 +537,13 @@ def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
     d.step.value = 4
     assert "at step 4" in page_text(d._pictures["weight_gradients"].titles[0]) and not d.errors.outputs
     d.close()
-    assert Dashboard(run=recorded()).step is None  # no snapshots, no slider
+    assert Dashboard(run=recorded(watched_adam)).step is None  # no snapshots, no slider
 
 
 @pytest.mark.parametrize("kwargs, option", [(dict(gain=3), "gain"), (dict(controls=["lr"]), "controls"),
                                             (dict(snapshots=5), "snapshots")])
-def test_a_recorded_run_cannot_be_re_run_and_says_why(kwargs, option):
+def test_a_recorded_run_cannot_be_re_run_and_says_why(watched_adam, kwargs, option):
     with pytest.raises(ConfigError, match=f"{option}: a recorded run is shown as it is"):
-        Dashboard(run=recorded(), **kwargs)
+        Dashboard(run=recorded(watched_adam), **kwargs)
     with pytest.raises(ConfigError, match="run must be"):
         Dashboard(run="my_run.pt")
