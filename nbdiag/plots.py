@@ -151,6 +151,24 @@ def plot_activation_over_time(records, layer, ax=None, step=None):
     return mark_step(ax, step)
 
 
+def plot_stat_over_time(records, what, ax=None, step=None):
+    """Needs stats.activations_over_time(run): each layer's output `what` ('mean', 'std' or 'saturated', in %) at
+    every snapshot step, `step` marked. Redrawn on the same ax with the same layers, it updates in place."""
+    titles = {"mean": "output mean", "std": "output std", "saturated": "output saturated (%)"}
+    if what not in titles:
+        raise ValueError(f"what must be one of {', '.join(titles)}, got {what!r}")
+    series = []
+    for r in records:
+        y = np.asarray(getattr(r, what), dtype=float)
+        series.append((r.label, np.asarray(r.steps, dtype=float), y, int((~np.isfinite(y)).sum())))
+    ax = _draw(_axes(ax), series, f"{titles[what]} over training")
+    for line in ax.get_lines():
+        if line.get_gid() == "series":
+            line.set_marker(".")
+    ax.set_xlabel("step")
+    return mark_step(ax, step)
+
+
 def plot_layer_stats_over_time(records, ax=None, step=None):
     """Needs stats.activations_over_time(run): each layer's output mean, std and saturation % over the snapshot
     steps, on three axes (pass a sequence of three as ax, or get a new figure); the saturation's healthy band
@@ -159,17 +177,8 @@ def plot_layer_stats_over_time(records, ax=None, step=None):
         _, ax = plt.subplots(1, 3, figsize=(15, 3.5))
     if len(ax) != 3:
         raise ValueError(f"ax must be three axes (mean, std, saturation), got {len(ax)}")
-    for a, what, title in zip(ax, ("mean", "std", "saturated"), ("mean", "std", "saturated (%)")):
-        series = []
-        for r in records:
-            y = np.asarray(getattr(r, what), dtype=float)
-            series.append((r.label, np.asarray(r.steps, dtype=float), y, int((~np.isfinite(y)).sum())))
-        _draw(a, series, f"output {title} over training")
-        for line in a.get_lines():
-            if line.get_gid() == "series":
-                line.set_marker(".")
-        a.set_xlabel("step")
-        mark_step(a, step)
+    for a, what in zip(ax, ("mean", "std", "saturated")):
+        plot_stat_over_time(records, what, a, step)
     shade_healthy_bands(ax[2], "saturation")
     return ax
 

@@ -29,7 +29,9 @@ from .session import Session, changed, shared_dataset
 from .train import PROGRESS_MIN_STEPS, Config, ConfigError, one_thread
 
 CONTROLS = ("gain", "lr", "batchnorm", "tanh", "fan_in_scaling", "depth", "n_hidden", "steps", "seed")
-VIEWS = ("activations", "gradients", "weight_gradients", "update_ratios")
+VIEWS = ("activations", "gradients", "weight_gradients", "update_ratios")  # the lesson's four, shown by default
+OVER_TIME_VIEWS = ("saturation_over_time",)  # views of a run's snapshots: a dashboard with snapshots=N can add them
+TIME_VIEWS = ("update_ratios", *OVER_TIME_VIEWS)  # step on x: the step slider marks the step instead
 GAIN_PRESETS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
 MAX_SEED = 2**53 - 1  # the largest whole number a browser holds exactly
 MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
@@ -155,6 +157,8 @@ _DRAW = {
         at.weight_gradients if at else stats.weight_grad_histograms(run), ax),
     "update_ratios": lambda run, ax, at: plots.plot_update_ratios(stats.update_ratio_history(run), ax,
                                                                   step=at.step if at else None),
+    "saturation_over_time": lambda run, ax, at: plots.plot_stat_over_time(stats.activations_over_time(run), "saturated",
+                                                                          ax, step=at.step if at else None),
 }
 
 
@@ -162,6 +166,8 @@ def _band(view, run):
     """The healthy band (a key of health.healthy_bands) to shade in a view of `run`, or None."""
     if view == "update_ratios":
         return "update_ratio"
+    if view == "saturation_over_time":
+        return "saturation"
     tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
     if view == "activations" and tanh_only and getattr(run, "saturation", None) is None:
         return "tanh_output"  # tanh's own saturation rule; a user-given threshold would draw another band
@@ -264,7 +270,7 @@ class _Picture:
             _keep_limits(ax, *limits)
         else:  # plots cleared the axes for a new layout: a new locator too
             ax.locator_params(nbins=TICKS)
-        title = ax.get_title() + (f" at step {at.step}" if at is not None and self.view != "update_ratios" else "")
+        title = ax.get_title() + (f" at step {at.step}" if at is not None and self.view not in TIME_VIEWS else "")
         self.titles[column].value = f'<b style="font-size:13px">{html.escape(title)}</b>'
         ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
         if ax.get_legend() is not None:
@@ -458,13 +464,18 @@ class Dashboard(W.VBox):
     Dashboard() shows everything; Dashboard(controls=["gain"], views=["activations"], gain=5/3)
     just what a lesson cell is about. Config values (gain=3, batchnorm=True, steps=1001...) set the start.
     snapshots=N (or "log") keeps snapshots as train(..., snapshots=N) does and adds a step slider that moves
-    every picture to a snapshot step. Dashboard(run=rec) shows a finished run, e.g. what nbdiag.watch recorded
+    every picture to a snapshot step; views=[*VIEWS, "saturation_over_time"] adds each layer's saturation over
+    the snapshot steps. Dashboard(run=rec) shows a finished run, e.g. what nbdiag.watch recorded
     of your own model: the same pictures, health findings and tables, with the step slider if it has snapshots.
     """
 
     def __init__(self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None,
                  **config_values):
-        views = _chosen(views, VIEWS, "view")
+        views = _chosen(views, VIEWS + OVER_TIME_VIEWS, "view")
+        over_time = [view for view in views if view in OVER_TIME_VIEWS]
+        if over_time and snapshots is None and not stats.snapshot_steps(run):
+            raise ConfigError(f"views: {', '.join(over_time)} draws the run's snapshots; add snapshots=N (every N "
+                              "steps), or record the run with snapshots")
         if run is not None:
             given = [name for name, value in (("controls", controls), ("snapshots", snapshots)) if value]
             given += list(config_values)

@@ -547,3 +547,18 @@ def test_a_recorded_run_cannot_be_re_run_and_says_why(watched_adam, kwargs, opti
         Dashboard(run=recorded(watched_adam), **kwargs)
     with pytest.raises(ConfigError, match="run must be"):
         Dashboard(run="my_run.pt")
+
+
+def test_the_saturation_over_time_view_follows_the_step_slider(dataset):
+    d = Dashboard(dataset=dataset, snapshots=10, steps=45, views=[*VIEWS, "saturation_over_time"], gain=3)
+    picture = d._pictures["saturation_over_time"]
+    records = nbdiag.stats.activations_over_time(d.session.run)
+    assert [list(y) for y in drawn(picture)] == [list(r.saturated) for r in records]
+    assert min(records[0].saturated) > 40  # gain 3: the lesson's 47.66% at step 0, and it stays high
+    assert [p.get_gid() for p in picture.axes[0].patches] == ["healthy_band"]
+    d.step.value = 30
+    [marker] = [line for line in picture.axes[0].get_lines() if line.get_gid() == "step"]
+    assert list(marker.get_xdata()) == [30, 30] and "at step" not in page_text(picture.titles[0])
+    d.close()
+    with pytest.raises(ConfigError, match="views: saturation_over_time .* snapshots=N"):
+        Dashboard(dataset=dataset, views=["saturation_over_time"])

@@ -28,13 +28,15 @@ data = load_dataset()
 # %% [markdown]
 # ## The dashboard
 #
-# One network, all four pictures and their tables. Each change retrains it from scratch. Train it for
-# more than one step and the **pictures at step** slider takes every picture back to an earlier step of
-# the same run (a snapshot every 25 steps), without training again: watch the curves settle.
+# One network, all four pictures and their tables, and a fifth picture: each tanh layer's saturation
+# over training. Each change retrains it from scratch. Train it for more than one step and the
+# **pictures at step** slider takes every picture back to an earlier step of the same run (a snapshot
+# every 25 steps), without training again: watch the curves settle.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-Dashboard(dataset=data, snapshots=25)
+Dashboard(dataset=data, snapshots=25, steps=300,
+          views=["activations", "gradients", "weight_gradients", "update_ratios", "saturation_over_time"])
 
 # %% [markdown]
 # ## Side by side
