@@ -1,8 +1,8 @@
 """The dashboard: controls bound to a Session, and the lesson's pictures and tables, redrawn in place.
 
 Lessons need the ipympl backend (`%matplotlib widget`): each picture is a figure widget whose lines
-are updated in place, and a redraw sends only the changed pixels. Under any other backend a picture
-is a PNG in an Image widget, rendered and sent whole after every run.
+are updated in place, and a redraw renders only them over a saved background. Under any other backend a
+picture is a PNG in an Image widget, rendered whole after every run.
 
 State and view: the Session (nbdiag.session) holds the config and the last run. Here the controls
 are observed; each change is queued in the session and run at the kernel's next turn, so that a
@@ -301,7 +301,10 @@ class _Picture:
             canvas.restore_region(self._background)
         for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
             line.axes.draw_artist(line)
-        canvas.blit(self.figure.bbox)  # ipympl sends the pixels that changed since the last frame
+        # a whole frame, not only the pixels that changed: frames sent in quick succession (a slider drag) can
+        # replace each other in the page before they show, and a lost frame of changes would leave stale lines
+        canvas._force_full = True
+        canvas.blit(self.figure.bbox)
 
     def _layout(self):
         """What the background depends on: the figure's size and each axes' limits and lines."""
@@ -332,12 +335,13 @@ class _Panel:
         self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
         self.progress = W.Output()  # the progress bar of a long run
         self.tables = W.HTML() if tables else None
-        self.step = None  # the step slider, if any
+        self.step = self.step_note = None  # the step slider, if any, and the note on what its step shows
         if step_slider:
             self.step = W.SelectionSlider(options=[0], description="pictures at step", style=_STYLE,
                                           layout=W.Layout(width="34em"), continuous_update=True,
                                           tooltip="move every picture to a snapshot step; the tables stay at the last")
             self.step.observe(self._step_moved, names="value")
+            self.step_note = W.HTML()  # which step the pictures show, when it is not the tables' (the last)
         self._syncing = False  # True while _show sets the step slider: its changes are not the user's
         self.control_box = self._control_box()
         self._scheduled = False
@@ -357,7 +361,7 @@ class _Panel:
             else:
                 rows.append(control)
         if self.step is not None:
-            rows.append(self.step)
+            rows.append(W.HBox([self.step, self.step_note]))
         return W.VBox(rows)
 
     def _set_gain(self, value, _button):
@@ -408,6 +412,7 @@ class _Panel:
             self.step.options, self.step.value = steps, steps[-1]
         finally:
             self._syncing = False
+        self.step_note.value = ""
 
     def _at(self, run):
         """The StepPictures the step slider points at, or None at the run's last step (its own records)."""
@@ -421,6 +426,9 @@ class _Panel:
             return
         try:
             run, at = self.session.run, self._at(self.session.run)
+            self.step_note.value = "" if at is None else (
+                f'<small style="color:#555">pictures at step {at.step}; the findings and tables below are '
+                f'at the last step, {self.step.options[-1]}</small>')
             with one_thread():
                 for picture in self.pictures:
                     picture.draw(run, self.column, at)

@@ -1,13 +1,17 @@
 """In a real JupyterLab in a real Chromium, the dashboard answers the gain slider and the batch norm box with
-the lesson's numbers; screenshots and page-side latencies go to test-artifacts/."""
+the lesson's numbers, and its step slider moves every picture to a snapshot step; screenshots and page-side
+latencies go to test-artifacts/."""
 import json
 import os
 import platform
 from pathlib import Path
 
+import numpy as np
+
 from nbdiag import Config, train
 from nbdiag.stats import (activation_stats, format_activation_table, format_gradient_table, format_weight_table,
                           gradient_stats, weight_grad_stats)
+from nbdiag.widgets import Dashboard
 
 pytest_plugins = ["browser.harness"]  # fixtures: open_notebook, artifacts (one server and browser per session)
 
@@ -88,3 +92,72 @@ def test_a_lesson_notebook_in_jupyterlab(open_notebook, artifacts):
     assert float(nb.slider_readout("gain").inner_text()) == 3.0
     assert nb.cell_errors() == []
     nb.screenshot("lesson_01_gain_3")
+
+
+STEPS = Path(__file__).parent / "browser" / "steps.ipynb"
+STEP_SLIDER = "pictures at step"
+STEPS_DASHBOARD = dict(snapshots=10, steps=45, controls=["gain"])  # as in steps.ipynb: snapshots at 0, 10, ... 40
+TITLES = ("activation distribution", "gradient distribution", "weights gradient distribution")
+
+
+def expected_frames(dataset, route):
+    """The pixels matplotlib renders for each picture of steps.ipynb's dashboard at its last step, then after the
+    step slider went to each step of `route` in turn (the axes limits depend on the way there)."""
+    d = Dashboard(dataset=dataset, **STEPS_DASHBOARD)
+    frames = []
+    for step in [None, *route]:
+        if step is not None:
+            d.step.value = step
+        for figure in d.figures.values():
+            figure.canvas.draw()
+        frames.append([np.asarray(figure.canvas.buffer_rgba()).copy() for figure in d.figures.values()])
+    d.close()
+    return frames
+
+
+def differing_pixels(shown, expected):
+    """How many pixels differ, figure by figure (a figure without a canvas or of another size: what it is)."""
+    return [int((a != b).any(axis=-1).sum()) if a is not None and a.shape == b.shape else
+            "no canvas" if a is None else f"{a.shape[1]}x{a.shape[0]} pixels, not {b.shape[1]}x{b.shape[0]}"
+            for a, b in zip(shown, expected)]
+
+
+def test_the_step_slider_in_jupyterlab(open_notebook, dataset):
+    """Keys on the step slider's handle move every picture to that snapshot step, pixel for pixel what
+    matplotlib draws there, without a new run: the tables and the number of figures stay."""
+    at_44, at_40, at_0 = expected_frames(dataset, [40, 0])
+
+    nb = open_notebook(STEPS)
+    nb.run_all()
+    sizes = nb.wait_for_figures()
+    assert len(sizes) == len(at_44)
+    assert nb.slider_readout(STEP_SLIDER).inner_text().strip() == "44"  # the last step
+    shown = {line.strip() for line in nb.output_text().splitlines()}
+    assert set(TITLES) <= shown and not [line for line in shown if "distribution at step" in line]
+    tables = nb.page.locator(".widget-html pre", has_text="# activations")
+    last_tables = tables.inner_text()
+    assert "trained 45 steps" in last_tables
+
+    exactly = [0] * len(sizes)
+    shown_frames = at_44
+    for key, step, frames in (("ArrowLeft", 40, at_40), ("Home", 0, at_0)):
+        nb.arm_probe(f"activation distribution at step {step}")  # once no figure has repainted for a second
+        before = nb.canvas_pixels()
+        assert differing_pixels(before, shown_frames) == exactly, f"before {key}: not what matplotlib draws"
+        nb.press_on_slider(STEP_SLIDER, key)
+        repainted = nb.probe_latency()["figures_repainted"]  # the titles, then the figures painted and quiet
+        assert nb.slider_readout(STEP_SLIDER).inner_text().strip() == str(step)
+        shown = {line.strip() for line in nb.output_text().splitlines()}
+        missing = [f"{title} at step {step}" for title in TITLES if f"{title} at step {step}" not in shown]
+        assert not missing, f"after {key} the page does not show {missing}"
+        assert repainted == len(sizes), f"after {key} only {repainted} of {len(sizes)} figures repainted"
+        after = nb.canvas_pixels()
+        assert 0 not in differing_pixels(after, before), f"after {key} some figure still shows the old picture"
+        assert differing_pixels(after, frames) == exactly, \
+            f"after {key} the figures do not show what matplotlib draws at step {step}"
+        assert tables.inner_text() == last_tables  # the tables stay at the last step: no new run either
+        shown_frames = frames
+
+    assert len(nb.figure_sizes()) == len(sizes)  # redrawn in place, not piled up
+    assert nb.cell_errors() == []
+    nb.screenshot("steps_at_0")

@@ -173,7 +173,7 @@ def test_100_changes_leave_no_figure_artist_widget_or_memory_behind(dataset):
 
 
 def shown_in_a_page(dashboard):
-    """As when the page has shown each figure: ipympl then takes frames of only the changed pixels."""
+    """As when the page has shown each figure: ipympl then takes the frames the dashboard sends."""
     for figure in dashboard.figures.values():
         figure.canvas.syncing_data_url = False  # what ipympl sets on the page's 'initialized' message
 
@@ -186,6 +186,20 @@ def test_no_frame_is_sent_before_a_page_shows_the_figure(dataset):
     shown_in_a_page(d)
     d.controls["gain"].value = 1.0
     assert all(figure.canvas._last_buff.size > 1 for figure in d.figures.values())  # frames now go out
+
+
+def test_every_frame_is_whole_so_a_page_that_loses_one_shows_no_stale_lines(dataset):
+    """In a quick series of frames (a drag) the page may replace one before it shows: a frame of only the
+    changed pixels would then be lost for good, and its lines would stay on the picture."""
+    d = Dashboard(dataset=dataset, snapshots=5, steps=20)
+    shown_in_a_page(d)
+    for control, value in (("gain", 1.0), ("gain", 1.02), ("gain", 1.04)):
+        d.controls[control].value = value
+        assert all(figure.canvas._current_image_mode == "full" for figure in d.figures.values())
+    for step in (15, 10, 5):
+        d.step.value = step
+        assert all(figure.canvas._current_image_mode == "full" for figure in d.figures.values())
+    d.close()
 
 
 def test_a_blitted_frame_equals_a_full_render(dataset):
@@ -482,16 +496,19 @@ def test_the_step_slider_moves_every_picture_to_that_step_without_re_running(dat
     [marker] = [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
     assert list(marker.get_xdata()) == [20, 20]
     assert d.tables_html.value == last_tables and len(trained) == 1 and not d.errors.outputs  # no new run
+    assert page_text(d._panel.step_note) == "pictures at step 20; the findings and tables below are at the last step, 44"
     d.step.value = 44  # the last step: the run's own records again
     assert [list(y) for y in drawn(pictures["gradients"])] == [
         list(h.density) for h in nbdiag.stats.gradient_histograms(run)]
     assert not [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
+    assert page_text(d._panel.step_note) == ""
     d.controls["steps"].value = 25  # a new run: the slider offers its steps, at its last
     assert list(d.step.options) == [0, 10, 20, 24] and d.step.value == 24 and len(trained) == 2
     d.close()
 
 
 def test_a_blitted_frame_at_a_step_equals_a_full_render(dataset):
+    widgets_before = open_widgets()
     d = Dashboard(dataset=dataset, snapshots=5, steps=20)
     shown_in_a_page(d)
     for step in (5, 10, 0, 19, 15):
@@ -501,6 +518,7 @@ def test_a_blitted_frame_at_a_step_equals_a_full_render(dataset):
             figure.canvas.draw()
             assert np.array_equal(frame, np.asarray(figure.canvas.get_renderer().buffer_rgba()))
     d.close()
+    assert open_widgets() == widgets_before  # the step slider and its note closed with the rest
 
 
 def test_healthy_bands_are_shaded_in_the_dashboard(dataset):

@@ -5,6 +5,8 @@ the fixtures: each importing module would start its own server and browser), the
 `open_notebook` fixture: `nb = open_notebook("lessons/01.ipynb"); nb.run_all(); nb.wait_for_output("...")`.
 One JupyterLab and one Chromium serve the whole session; each notebook gets a fresh browser context.
 """
+import base64
+import io
 import json
 import os
 import re
@@ -171,9 +173,10 @@ def _cmdline(pid):
         return None
 
 
-# In-page probe, installed before the page's own scripts: times from a user action (Enter or a click) to the
-# expected text and to the repaints of ipympl canvases. ipympl paints each visible canvas with drawImage from
-# the figure model's offscreen canvas, so hooking drawImage gives exact repaint times without polling pixels.
+# In-page probe, installed before the page's own scripts: times from a user action (Enter, a click or a key that
+# moves a slider) to the expected text and to the repaints of ipympl canvases. ipympl paints each visible canvas
+# with drawImage from the figure model's offscreen canvas, so hooking drawImage gives exact repaint times without
+# polling pixels.
 PROBE_JS = """
 (() => {
   window.__panel = (name) =>  // the notebook panel showing `name` (JupyterLab exposed as window.jupyterapp)
@@ -181,8 +184,9 @@ PROBE_JS = """
   window.__outputsInclude = (text) =>
     [...document.querySelectorAll('.jp-OutputArea')].some(e => e.textContent.includes(text));
   const probe = window.__probe = {armed: false, expected: null, start: null, text: null, draws: [], lastDraw: 0};
+  const keys = ['Enter', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
   const arm = (event) => {
-    if (probe.armed && probe.start === null && (event.type === 'click' || event.key === 'Enter'))
+    if (probe.armed && probe.start === null && (event.type === 'click' || keys.includes(event.key)))
       probe.start = performance.now();
   };
   document.addEventListener('keydown', arm, true);
@@ -310,10 +314,29 @@ class NotebookPage:
                                      "console errors:\n" + "\n".join(self.console_errors))
             self.page.wait_for_timeout(250)
 
+    def canvas_pixels(self):
+        """The pixels each ipympl figure's canvas shows, as (height, width, RGBA) uint8 arrays."""
+        import numpy as np
+        from PIL import Image
+
+        urls = self.page.evaluate("""() => [...document.querySelectorAll('.jupyter-matplotlib-figure')]
+            .map(f => { const c = f.querySelector('canvas'); return c ? c.toDataURL('image/png') : null; })""")
+        return [None if url is None else np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+                                                    .convert("RGBA")) for url in urls]
+
     def slider_readout(self, label):
         """The editable readout of the slider whose label reads `label` exactly."""
         label = self.page.locator(".widget-label", has_text=_exactly(label))
         return self.page.locator(".widget-slider", has=label).locator(".widget-readout").first
+
+    def slider_handle(self, label):
+        """The handle of the slider whose label reads `label` exactly (it takes the keyboard once focused)."""
+        label = self.page.locator(".widget-label", has_text=_exactly(label))
+        return self.page.locator(".widget-slider", has=label).locator(".noUi-handle").first
+
+    def press_on_slider(self, label, key):
+        """Move a slider with the keyboard as a student would: focus its handle, press `key` (ArrowLeft, Home...)."""
+        self.slider_handle(label).press(key)
 
     def checkbox(self, label):
         """The checkbox whose description reads `label` exactly."""
@@ -328,7 +351,7 @@ class NotebookPage:
         readout.press("Enter")
 
     def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT):
-        """Once no figure has repainted for `quiet` s, start timing: the next Enter or click is t=0, and
+        """Once no figure has repainted for `quiet` s, start timing: the next Enter, click or slider key is t=0, and
         probe_latency() then says when `expected_text` showed in an output and when the figures repainted."""
         self.page.wait_for_function("q => performance.now() - window.__probe.lastDraw > q", arg=quiet * 1000,
                                     timeout=timeout * 1000)
