@@ -140,7 +140,7 @@ def weight_grad_stats(run):
 
 def histogram(t, label):
     """torch.histogram(t, density=True) of the finite values of t, in HISTOGRAM_BINS bins."""
-    t = t.detach().flatten().float()
+    t = t.detach().flatten().float().cpu()  # torch.histogram runs on the CPU only
     finite = t[torch.isfinite(t)]
     nonfinite = t.numel() - finite.numel()
     if finite.numel() == 0:
