@@ -399,9 +399,11 @@ class Snapshots:
 
     def numbers(self):
         """How many numbers the kept snapshots hold (the memory bound in the class docstring counts these)."""
-        histograms = lambda p: p.activations + p.gradients + p.weight_gradients
-        return sum(sum(r[0].size + 4 for r in s.layers.values()) + sum(h.x.size + h.density.size
-                   for h in histograms(s.pictures)) for s in self.kept)
+        total = 0
+        for s in self.kept:
+            histograms = s.pictures.activations + s.pictures.gradients + s.pictures.weight_gradients
+            total += sum(r[0].size + 4 for r in s.layers.values()) + sum(h.x.size + h.density.size for h in histograms)
+        return total
 
 
 def activations_over_time(run):
@@ -411,11 +413,6 @@ def activations_over_time(run):
         raise ValueError("this run recorded no snapshots: train it with snapshots=N (every N steps) or "
                          "snapshots='log', e.g. train(config, snapshots=50)")
     return snapshots.records()
-
-
-def nearest_snapshot(records, step):
-    """Position of the snapshot nearest `step` in a LayerOverTime's steps."""
-    return int(np.abs(records[0].steps - step).argmin())
 
 
 def snapshot_steps(run):

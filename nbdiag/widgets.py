@@ -429,19 +429,25 @@ class _Panel:
             self.step_note.value = "" if at is None else (
                 f'<small style="color:#555">pictures at step {at.step}; the findings and tables below are '
                 f'at the last step, {self.step.options[-1]}</small>')
-            with one_thread():
-                for picture in self.pictures:
-                    picture.draw(run, self.column, at)
-            for picture in self.pictures:
-                picture.redraw()
+            self._draw_pictures(run, at)
+            self._redraw_pictures()
         except Exception:
             self._show_error()
 
-    def _show(self, run):
-        self._sync_step(run)
+    def _draw_pictures(self, run, at=None):
+        """Update every picture's lines to `run`, at its last step or at the snapshot `at`."""
         with one_thread():  # the histograms too, as training: on shared cores a second thread only waits
             for picture in self.pictures:
-                picture.draw(run, self.column)
+                picture.draw(run, self.column, at)
+
+    def _redraw_pictures(self):
+        """Render and send every picture's new frame."""
+        for picture in self.pictures:
+            picture.redraw()
+
+    def _show(self, run):
+        self._sync_step(run)
+        self._draw_pictures(run)
         self.status.value = _status_html(run)
         self.verdicts.value = _verdicts_html(run)
         if self.tables is not None:
@@ -453,8 +459,7 @@ class _Panel:
                 control.continuous_update = live
         if self.errors.outputs:
             self.errors.outputs = ()
-        for picture in self.pictures:
-            picture.redraw()
+        self._redraw_pictures()
         self._last_shown = time.monotonic()
 
     def _show_error(self):
