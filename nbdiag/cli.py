@@ -1,10 +1,13 @@
 """Command line: `python -m nbdiag tables [options]` prints the lesson's tables for one run."""
 import argparse
 import math
+import os
+import subprocess
 import sys
 
+from . import kernels
 from .data import DataError, load_dataset
-from .stats import tables
+from .stats import LESSON_DIGITS, tables
 from .train import Config, ConfigError, parse_number, train
 
 
@@ -51,18 +54,44 @@ def make_parser():
     t.add_argument("--steps", type=_whole(1), default=d.steps, help="optimization steps (default 1)")
     t.add_argument("--seed", type=_whole(0), default=d.seed, help=f"generator seed (default {d.seed})")
     t.add_argument("--data", default=None, help="a one-word-per-line file (default: the names data set)")
+    sub.add_parser("doctor", help="check this machine before class: versions, widgets, data, CPU kernels, speed")
     return parser
 
 
-def main(argv=None):
-    args = make_parser().parse_args(argv)
+PINNED_MARK = "NBDIAG_KERNELS_PINNED"  # set in the environment of the process the command line re-runs with PINS
+
+
+def config_from(args):
+    """The run configuration the parsed options ask for."""
+    return Config(gain=args.gain, batchnorm=args.batchnorm, tanh=args.tanh, fan_in_scaling=args.fan_in_scaling,
+                  lr=args.lr, steps=args.steps, seed=args.seed)
+
+
+def _tables(args):
+    pinned = kernels.pinned_environment(kernels.read_cpu(), os.environ)
+    if pinned is not None:  # torch reads the pins when it first computes: run again in a process that has them
+        command = [sys.executable, "-m", "nbdiag", "tables", *args.argv]
+        return subprocess.run(command, env={**pinned, PINNED_MARK: "1"}).returncode
     try:
-        config = Config(gain=args.gain, batchnorm=args.batchnorm, tanh=args.tanh, fan_in_scaling=args.fan_in_scaling,
-                        lr=args.lr, steps=args.steps, seed=args.seed)
+        config = config_from(args)
         dataset = load_dataset(args.data)
     except (ConfigError, DataError) as e:
         print(f"nbdiag: error: {e}", file=sys.stderr)
         return 2
+    if os.environ.get(PINNED_MARK):
+        print("# kernels: Intel's AVX2 ones (MKL_CBWR=AVX2, ATEN_CPU_CAPABILITY=avx2), set for this command only, "
+              "so the figures are the lesson's digit for digit\n")
     run = train(config, dataset)
-    print(tables(run))
+    print(tables(run, digits=LESSON_DIGITS))
     return 1 if run.diverged_at is not None else 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = make_parser().parse_args(argv)
+    args.argv = argv[1:]  # the subcommand's own words, to run it again
+    if args.command == "doctor":
+        from .doctor import doctor
+
+        return doctor()
+    return _tables(args)

@@ -10,6 +10,13 @@ from .data import BLOCK_SIZE
 SATURATION_THRESHOLD = 0.97  # |tanh output| above this counts as saturated: its local gradient is < 6% of the maximum
 SIGMOID_MARGIN = 0.03  # sigmoid output within this of 0 or 1 counts as saturated: its slope is < 12% of the maximum
 HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's default, as the lesson draws them)
+# The lesson prints %e figures with 7 significant digits. The 7th depends on the CPU's kernels (see kernels.py):
+# after one step it differs by up to 3 units from CPU to CPU, after batchnorm's 1001 steps by up to about 25. The
+# first 3 are the same on every CPU: each lesson figure lies at least 50 units of the 7th digit from the edge where
+# rounding to 3 would flip (tests/test_lesson_tables.py checks it), while 4 would leave some 2 units from it. So
+# tables print 3 unless asked for the lesson's 7.
+STABLE_DIGITS = 3
+LESSON_DIGITS = 7
 GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
 
 
@@ -180,18 +187,33 @@ def update_ratio_history(run):
             for p in weights(run)]
 
 
-def format_activation_table(stats):
-    return "\n".join("layer %d (%10s): mean %+.2f, std %.2f, saturated: %.2f%%"
-                     % (s.index, s.kind, s.mean, s.std, s.saturated) for s in stats)
+def _signed(x, decimals, digits):
+    """`x` as %+.{decimals}f; in the stable form a figure that rounds to zero has no sign: the CPU's rounding picks it."""
+    text = f"{x:+.{decimals}f}"
+    return " " + text[1:] if digits != LESSON_DIGITS and float(text) == 0 else text
 
 
-def format_gradient_table(stats):
-    return "\n".join("layer %d (%10s): mean %+f, std %e" % (s.index, s.kind, s.mean, s.std) for s in stats)
+def _scientific(x, digits):
+    """`x` in scientific notation with `digits` significant digits (the lesson's %e has 7)."""
+    return f"{x:.{digits - 1}e}"
 
 
-def format_weight_table(stats):
-    return "\n".join("weight %10s | mean %+f | std %e | grad:data ratio %e"
-                     % (s.shape, s.mean, s.std, s.grad_data_ratio) for s in stats)
+def format_activation_table(stats, digits=STABLE_DIGITS):
+    return "\n".join("layer %d (%10s): mean %s, std %.2f, saturated: %.2f%%"
+                     % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, s.saturated) for s in stats)
+
+
+def format_gradient_table(stats, digits=STABLE_DIGITS):
+    """The gradient table; `digits` is the significant digits of the std (see STABLE_DIGITS)."""
+    return "\n".join("layer %d (%10s): mean %s, std %s" % (s.index, s.kind, _signed(s.mean, 6, digits),
+                                                          _scientific(s.std, digits)) for s in stats)
+
+
+def format_weight_table(stats, digits=STABLE_DIGITS):
+    """The weight-gradient table; `digits` is the significant digits of the std and ratio (see STABLE_DIGITS)."""
+    return "\n".join("weight %10s | mean %s | std %s | grad:data ratio %s"
+                     % (s.shape, _signed(s.mean, 6, digits), _scientific(s.std, digits),
+                        _scientific(s.grad_data_ratio, digits)) for s in stats)
 
 
 def format_update_ratios(run):
@@ -202,12 +224,12 @@ def format_update_ratios(run):
                      for p in weights(run))
 
 
-def tables(run):
-    """All of the lesson's tables for a run, with headings, as the command line prints them."""
+def tables(run, digits=STABLE_DIGITS):
+    """All of the lesson's tables for a run, with headings; the command line prints them with LESSON_DIGITS."""
     sections = [
-        ("activations", format_activation_table(activation_stats(run))),
-        ("gradients", format_gradient_table(gradient_stats(run))),
-        ("weight gradients", format_weight_table(weight_grad_stats(run))),
+        ("activations", format_activation_table(activation_stats(run), digits)),
+        ("gradients", format_gradient_table(gradient_stats(run), digits)),
+        ("weight gradients", format_weight_table(weight_grad_stats(run), digits)),
         ("update:data at the last step", format_update_ratios(run)),
     ]
     text = "\n\n".join(f"# {title}\n{body}" for title, body in sections)

@@ -1,8 +1,5 @@
 """The run configuration, the model it builds, and the instrumented training loop."""
-import functools
 import math
-import os
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -152,21 +149,10 @@ def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX
     run.snapshots, at most `max_snapshots` of them (see stats.Snapshots); they only read the outputs and
     gradients, so the run's numbers are the same with or without them.
     """
-    _check_kernels()
     dataset = dataset if dataset is not None else load_dataset()
     history = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
     with one_thread():
         return _train(config, dataset, progress, history)
-
-
-@functools.cache
-def _check_kernels():
-    """Warn, once, when torch picked its kernels before nbdiag pinned them (see nbdiag/__init__.py)."""
-    chosen = torch.backends.cpu.get_cpu_capability()
-    if os.environ.get("ATEN_CPU_CAPABILITY") == "avx2" and chosen.startswith("AVX512"):
-        warnings.warn(f"torch chose its {chosen} kernels before nbdiag was imported, so the last printed digit of "
-                      "some numbers may differ from the lesson's: import nbdiag before running any torch code "
-                      "(in Jupyter, restart the kernel)", stacklevel=3)
 
 
 @contextmanager

@@ -103,36 +103,3 @@ def test_divergence_stops_at_the_step_and_says_so(dataset):
     assert run.update_ratios.shape[0] == run.diverged_at  # no update was applied at the diverging step
     assert f"diverged at step {run.diverged_at}" in run.status and "lr" in run.status
     assert len(run.layers) == 6 and all(l.grad is not None for l in run.layers)
-
-
-PINS = ("MKL_CBWR", "ATEN_CPU_CAPABILITY")
-
-
-def _python(code, **env):
-    """Run `code` in a fresh Python whose environment has no kernel pins but those in `env`: (stdout, stderr)."""
-    import os
-    import subprocess
-    import sys
-
-    clean = {k: v for k, v in os.environ.items() if k not in PINS}  # (this process imported nbdiag: pinned)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={**clean, **env})
-    return result.stdout.strip(), result.stderr
-
-
-def test_importing_nbdiag_pins_the_kernels_unless_the_user_chose():
-    code = "import os, nbdiag, torch; print(os.environ.get('MKL_CBWR'), torch.backends.cpu.get_cpu_capability())"
-    assert _python(code)[0].split() == ["AVX2", "AVX2"]  # this x86 machine has AVX2
-    assert _python(code, MKL_CBWR="AUTO", ATEN_CPU_CAPABILITY="default")[0].split() == ["AUTO", "DEFAULT"]
-
-
-def test_kernels_chosen_before_nbdiag_is_imported_get_a_warning(dataset):
-    import torch
-
-    native = _python("import torch; print(torch.backends.cpu.get_cpu_capability())")[0]
-    _, stderr = _python("import torch; torch.ones(2).sum(); from nbdiag import Config, train; train(Config(steps=1))")
-    # only where torch would pick other kernels than AVX2 (AVX-512) does importing too late change anything
-    assert ("import nbdiag before running any torch code" in stderr) == native.startswith("AVX512"), stderr
-    _, stderr = _python("import torch; from nbdiag import Config, train; torch.ones(2).sum(); train(Config(steps=1))")
-    assert "import nbdiag" not in stderr
-    assert torch.backends.cpu.get_cpu_capability() == "AVX2"  # the tests themselves imported nbdiag first
