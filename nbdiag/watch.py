@@ -79,7 +79,8 @@ class Recording:
         self._losses = []
         device = self._params[0].device
         dtype = functools.reduce(torch.promote_types, [p.dtype for p in self._params], torch.float32)
-        self._ratios = torch.empty(64, len(self._params), device=device)  # grows by doubling; rows [:steps] are filled
+        # grows by doubling; rows [:steps] are filled
+        self._ratios = torch.empty(64, len(self._params), dtype=dtype, device=device)
         self._ratios_done = 0  # steps whose update:data are in self._ratios
         # Each step copies the parameters, flattened and grouped by size, into a row of self._snapshots; the
         # update:data of a batch of steps are then computed at once, so a step costs one copy, not dozens of

@@ -308,3 +308,19 @@ def test_misuse_gets_clear_messages():
         pass
     with pytest.raises(RuntimeError, match="one stretch"):
         rec.__enter__()
+
+
+def test_a_float64_model_is_recorded():
+    """Lesson 10 trains in float64, whose long runs print the same figures on every CPU."""
+    model = small_mlp().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        for x, y in batches(70):  # past the first 64-step buffer of update:data
+            loss = F.cross_entropy(model(x.double()), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            rec.step(loss)
+    assert rec.update_ratios.shape == (70, 8)
+    assert torch.isfinite(rec.update_ratios).all()
+    assert "update:data log10" in stats.tables(rec)
