@@ -1,8 +1,10 @@
 """Write the lesson notebooks from tools/lessons/*.py and execute them, so their stored outputs are a fresh run's.
 
 Each source is a Python file in the "percent" format: `# %%` starts a code cell, `# %% [markdown]`
-starts a markdown cell whose lines are written as comments, and `# %% [reveal]` starts a code cell whose
-output is stored folded (a predict-then-reveal table: the student guesses, then runs or unfolds it). Run from anywhere:
+starts a markdown cell whose lines are written as comments, `# %% [reveal]` starts a code cell whose
+output is stored folded (a predict-then-reveal table: the student guesses, then runs or unfolds it), and
+`# %% [check]` starts a code cell stored with its source hidden: assertions that the prose's claims about a
+long run hold, whatever the CPU (nbval runs them with the rest). Run from anywhere:
 
     NBDIAG_DATA_DIR=/path/to/folder/with/names.txt python tools/build_notebooks.py [NAME ...]
 
@@ -26,7 +28,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 
 def parse_percent(text):
-    """Cells of a percent-format source: [(kind, source)], kind 'code', 'reveal' or 'markdown'."""
+    """Cells of a percent-format source: [(kind, source)], kind 'code', 'reveal', 'check' or 'markdown'."""
     cells, kind, lines = [], None, []
 
     def flush():
@@ -37,7 +39,7 @@ def parse_percent(text):
     for line in text.splitlines():
         if line.startswith("# %%"):
             flush()
-            kind = "markdown" if "[markdown]" in line else "reveal" if "[reveal]" in line else "code"
+            kind = next((k for k in ("markdown", "reveal", "check") if f"[{k}]" in line), "code")
             lines = []
         elif kind == "markdown":
             lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
@@ -57,6 +59,9 @@ def make_notebook(name, cells):
         cell = new(source, id=f"{name.split('_')[0]}-{i:02d}")
         if kind == "reveal":  # JupyterLab opens the notebook with this output folded
             cell.metadata["jupyter"] = {"outputs_hidden": True}
+        if kind == "check":  # JupyterLab shows it folded; Jupyter Book leaves it out
+            cell.metadata["jupyter"] = {"source_hidden": True}
+            cell.metadata["tags"] = ["remove-cell"]
         nb.cells.append(cell)
     return nb
 

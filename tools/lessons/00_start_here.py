@@ -41,6 +41,11 @@
 #   works too). Every change trains the network again with the new setting and redraws the pictures and
 #   the tables in place; longer runs show a progress bar. Hover over a figure for its toolbar (pan,
 #   zoom, back to the start, save as PNG).
+# - **Your digits.** The tables print small numbers with three significant digits (`std 4.21e-04`): those are
+#   the same on every computer. The lesson's text prints seven, and the seventh depends on your CPU's
+#   floating-point kernels; `python -m nbdiag tables` prints all seven (on an Intel CPU, exactly the
+#   lesson's). A few long, unstable runs (lessons 7 and 10 say which) differ more from machine to
+#   machine, so their text gives ranges.
 # - **If something looks stuck**, use *Kernel → Restart Kernel and Run All Cells*.
 #
 # Run the cell below: it loads the tools and the data set used by every lesson.

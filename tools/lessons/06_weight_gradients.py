@@ -79,13 +79,23 @@ print(trained.status)
 # %% [markdown]
 # **What the numbers say.** The output layer's ratio fell from 2.3 to about 0.3, while every other
 # layer's rose to between 0.01 and 0.05 as the loss started to push on them. The gap shrank from a
-# factor of several hundred to about ten. In the picture, the output layer's curve is now only two or
-# three times wider than the rest, not twenty.
+# factor of several hundred to one between 6 and 25. In the picture, the output layer's curve is now only
+# two or three times wider than the rest, not twenty.
 #
 # Training repaired most of the imbalance by itself: the output weights grew quickly (they were the
 # ones moving fastest), which both raised the denominator and let more gradient through to the layers
 # below. The last layer still stands out, though. Optimizers such as Adam, which scale each parameter's
 # step by its own gradient history, and batch normalization (lesson 8) handle this far better than plain SGD.
+
+# %% [check]
+# The claims above, checked wherever this notebook runs: after many steps the last digits are the CPU's
+trained_stats = stats.weight_grad_stats(trained)
+ratios = [s.grad_data_ratio for s in trained_stats]
+assert 0.25 < ratios[-1] < 0.35 and all(0.01 < r < 0.05 for r in ratios[:-1]), ratios
+assert 6 < ratios[-1] / max(ratios[:-1]) and ratios[-1] / min(ratios[:-1]) < 25, ratios
+widths = sorted(s.std for s in trained_stats[:-1])
+assert 2 < trained_stats[-1].std / widths[len(widths) // 2] < 3.5, trained_stats
+
 
 # %% [markdown]
 # ## Explore
@@ -112,3 +122,8 @@ Dashboard(controls=["steps", "gain"], views=["weight_gradients"], dataset=data, 
 # </details>
 #
 # Next: **[lesson 7](07_update_ratios.ipynb)**: what each step actually does to the weights.
+
+# %% [check]
+# The hint's "between 20 and 30 steps"
+assert stats.weight_grad_stats(train(Config(gain=5/3, steps=20), data))[-1].grad_data_ratio > 1
+assert stats.weight_grad_stats(train(Config(gain=5/3, steps=30), data))[-1].grad_data_ratio < 1

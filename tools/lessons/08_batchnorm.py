@@ -63,6 +63,12 @@ print(stats.format_gradient_table(stats.gradient_stats(run)))
 # back, from 2.6e-3 at layer 14 to 3.7e-3 at layer 2, and their curves nearly lie on top of each other. No gain had to be tuned for this:
 # the normalization re-centres and re-scales every layer's input at every step.
 
+# %% [check]
+# The claims above, checked wherever this notebook runs: after many steps the last digits are the CPU's
+acts, grads = stats.activation_stats(run), stats.gradient_stats(run)
+assert all(0.63 <= round(a.std, 2) <= 0.65 and 1.5 < a.saturated < 3 for a in acts), acts
+assert 2.5e-3 < grads[-1].std < 2.7e-3 < 3.6e-3 < grads[0].std < 3.8e-3, grads
+
 # %% [markdown]
 # **Predict, then reveal.** Lesson 6's output layer stood out by a factor of hundreds in grad:data.
 # Now its weights were never shrunk (the last gamma was). What do you expect for the (100, 27) weight,
@@ -79,6 +85,11 @@ print(stats.format_update_ratios(run))
 # 0.07, and in the weight-gradient picture the output layer's curve is no wider than the others. The
 # update:data lines sit together, a little above the guide, around −2.5, so a learning rate of 0.1 is,
 # if anything, slightly high.
+
+# %% [check]
+bn_final = [h.log10_ratio[-1] for h in stats.update_ratio_history(run)]
+assert all(0.01 < s.grad_data_ratio < 0.07 for s in stats.weight_grad_stats(run)), stats.weight_grad_stats(run)
+assert all(-2.6 < r < -2.3 for r in bn_final[1:-1]) and -3.1 < bn_final[0] < -2.9, bn_final
 
 # %% [markdown]
 # ## Gain 0.2: insensitive, almost
@@ -125,6 +136,14 @@ print(stats.format_update_ratios(small))
 # So with batch norm the gain no longer decides whether the signal survives. It decides how fast the
 # hidden layers learn, and the update:data picture is where that shows.
 
+# %% [check]
+small_history = stats.update_ratio_history(small)
+assert all(0.64 <= round(a.std, 2) <= 0.66 and a.saturated < 2.6 for a in stats.activation_stats(small))
+assert all(-1.8 < h.log10_ratio[-1] < -1.6 for h in small_history[1:-1]), small_history
+gaps = [b.log10_ratio[0] - a.log10_ratio[0] for a, b in zip(stats.update_ratio_history(run)[1:-1], small_history[1:-1])]
+assert all(abs(gap - 1.84) < 0.01 for gap in gaps), gaps
+assert -3.2 < small_history[0].log10_ratio[-1] < -2.9
+
 # %% [markdown]
 # ## Ten times the learning rate
 #
@@ -159,6 +178,13 @@ print(fast.status)
 # makes the network robust to the gain and tolerant of the learning rate, and it leaves the update:data
 # ratio as the one number to watch when choosing a learning rate.
 
+# %% [check]
+fast_history = stats.update_ratio_history(fast)
+assert all(abs(f.log10_ratio[0] - r.log10_ratio[0] - 1) < 0.01
+           for f, r in zip(fast_history, stats.update_ratio_history(run)))
+assert all(-2.1 < h.log10_ratio[-1] < -1.9 for h in fast_history[1:-1]), fast_history
+assert fast_history[0].log10_ratio[-1] > -2.4 and abs(fast.losses[-1] - run.losses[-1]) < 0.1
+
 # %% [markdown]
 # ## Explore
 #
@@ -186,3 +212,10 @@ Dashboard(controls=["batchnorm", "gain", "lr", "steps"], dataset=data, batchnorm
 # </details>
 #
 # Next: **[lesson 9, the playground](09_playground.ipynb)**.
+
+# %% [check]
+# The hint's run, as the dashboard above makes it (300 steps)
+slow_bn = train(Config(batchnorm=True, gain=0.2, lr=0.002, steps=300), data)
+hint_history = stats.update_ratio_history(slow_bn)
+assert all(-3.2 < h.log10_ratio[-1] < -2.8 for h in hint_history[1:-1]) and -5.7 < hint_history[0].log10_ratio[-1] < -5.2
+assert slow_bn.losses[-1] > train(Config(batchnorm=True, gain=0.2, steps=300), data).losses[-1]
