@@ -1,4 +1,4 @@
-"""Command line: `python -m nbdiag tables [options]` prints the lesson's tables for one run."""
+"""Command line: `python -m nbdiag tables [options]` prints the lesson's tables; `doctor` checks a machine."""
 import argparse
 import math
 import os
@@ -7,6 +7,7 @@ import sys
 
 from . import kernels
 from .data import DataError, load_dataset
+from .doctor import doctor
 from .stats import LESSON_DIGITS, tables
 from .train import Config, ConfigError, parse_number, train
 
@@ -61,19 +62,14 @@ def make_parser():
 PINNED_MARK = "NBDIAG_KERNELS_PINNED"  # set in the environment of the process the command line re-runs with PINS
 
 
-def config_from(args):
-    """The run configuration the parsed options ask for."""
-    return Config(gain=args.gain, batchnorm=args.batchnorm, tanh=args.tanh, fan_in_scaling=args.fan_in_scaling,
-                  lr=args.lr, steps=args.steps, seed=args.seed)
-
-
 def _tables(args):
     pinned = kernels.pinned_environment(kernels.read_cpu(), os.environ)
-    if pinned is not None:  # torch reads the pins when it first computes: run again in a process that has them
+    if pinned is not None:  # MKL and ATen read them once, when torch loads or first computes: so, a fresh process
         command = [sys.executable, "-m", "nbdiag", "tables", *args.argv]
         return subprocess.run(command, env={**pinned, PINNED_MARK: "1"}).returncode
     try:
-        config = config_from(args)
+        config = Config(gain=args.gain, batchnorm=args.batchnorm, tanh=args.tanh, fan_in_scaling=args.fan_in_scaling,
+                        lr=args.lr, steps=args.steps, seed=args.seed)
         dataset = load_dataset(args.data)
     except (ConfigError, DataError) as e:
         print(f"nbdiag: error: {e}", file=sys.stderr)
@@ -91,7 +87,5 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     args.argv = argv[1:]  # the subcommand's own words, to run it again
     if args.command == "doctor":
-        from .doctor import doctor
-
         return doctor()
     return _tables(args)

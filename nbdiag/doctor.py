@@ -27,7 +27,8 @@ def versions(names=REQUIRED):
     found, lines = [f"Python {platform.python_version()}"], []
     for name in names:
         try:
-            found.append(f"{name} {version(name)}")  # metadata, not import: importing ipympl switches matplotlib's backend
+            # from its metadata, not an import: importing ipympl switches matplotlib's backend
+            found.append(f"{name} {version(name)}")
         except PackageNotFoundError:
             lines.append(f"FIX  {name} is not installed: {INSTALL.get(name, f'pip install {name}')}")
     return [f"ok   versions: {', '.join(found)}", *lines], bool(lines)
@@ -59,7 +60,7 @@ def _manager_range():
 
 
 def _ipympl_range():
-    """The jupyter-matplotlib versions the installed ipympl asks for (its `_version.js_semver`, e.g. '^0.12'), or None."""
+    """The jupyter-matplotlib versions the installed ipympl asks for (`_version.js_semver`, e.g. '^0.12'), or None."""
     spec = importlib.util.find_spec("ipympl")
     if spec is None:
         return None

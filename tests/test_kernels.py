@@ -5,7 +5,7 @@ import pytest
 
 from nbdiag import cli, kernels
 
-INTEL_AVX512 = "vendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum 8488C\nflags\t\t: fpu sse2 avx avx2 avx512f\n"
+INTEL_AVX512 = "vendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) 8488C\nflags\t\t: fpu sse2 avx avx2 avx512f\n"
 INTEL_AVX2 = "vendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Core(TM) i7-8700\nflags\t\t: fpu sse2 avx avx2\n"
 AMD = "vendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx avx2 avx512f\n"
 OLD_INTEL = "vendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Core(TM)2 Duo\nflags\t\t: fpu sse2\n"

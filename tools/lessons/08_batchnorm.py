@@ -217,5 +217,6 @@ Dashboard(controls=["batchnorm", "gain", "lr", "steps"], dataset=data, batchnorm
 # The hint's run, as the dashboard above makes it (300 steps)
 slow_bn = train(Config(batchnorm=True, gain=0.2, lr=0.002, steps=300), data)
 hint_history = stats.update_ratio_history(slow_bn)
-assert all(-3.2 < h.log10_ratio[-1] < -2.8 for h in hint_history[1:-1]) and -5.7 < hint_history[0].log10_ratio[-1] < -5.2
+assert all(-3.2 < h.log10_ratio[-1] < -2.8 for h in hint_history[1:-1]), hint_history
+assert -5.7 < hint_history[0].log10_ratio[-1] < -5.2, hint_history[0]
 assert slow_bn.losses[-1] > train(Config(batchnorm=True, gain=0.2, steps=300), data).losses[-1]
