@@ -1,4 +1,5 @@
 """The lesson notebooks' test setup: nbval really compares the stored tables, and the notebooks are built to be checked."""
+import ast
 import os
 import re
 import shutil
@@ -7,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
@@ -17,7 +19,7 @@ SANITIZE = NOTEBOOKS / "nbval_sanitize.cfg"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 NAMES = [p.stem for p in LESSONS]
 sys.path.insert(0, str(ROOT / "tools"))
-from build_notebooks import SOURCES, parse_percent  # noqa: E402
+from build_notebooks import FORMAT, SOURCES, cell_ids, make_notebook, read_lesson  # noqa: E402
 
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -92,12 +94,37 @@ def test_every_lesson_is_in_order_and_linked_from_the_start_page():
 @pytest.mark.parametrize("path", LESSONS, ids=NAMES)
 def test_notebook_is_built_from_its_source_and_stored_executed(path):
     nb = nbformat.read(path, as_version=4)
-    source = [(("markdown" if c.cell_type == "markdown" else "code"), c.source) for c in nb.cells]
-    expected = [("markdown" if kind == "markdown" else "code", text)
-                for kind, text in parse_percent((SOURCES / f"{path.stem}.py").read_text())]
-    assert source == expected, "rebuild it: python tools/build_notebooks.py " + path.stem
+    rebuild = "rebuild it: python tools/build_notebooks.py " + path.stem
+    source = jupytext.read(SOURCES / f"{path.stem}.py", fmt=FORMAT)
+    assert [(c.cell_type, c.source) for c in nb.cells] == [(c.cell_type, c.source) for c in source.cells], rebuild
+    for stored, cell in zip(nb.cells, source.cells):  # the tags on the `# %%` lines, as JupyterLab metadata
+        tags = cell.metadata.get("tags", [])
+        folded = stored.metadata.get("jupyter", {})
+        assert folded.get("outputs_hidden", False) == ("reveal" in tags), rebuild
+        assert folded.get("source_hidden", False) == ("check" in tags), rebuild
+        assert ("remove-cell" in stored.metadata.get("tags", [])) == ("check" in tags), rebuild
+    expected = read_lesson(path.stem)  # and the build tool's ids and metadata, all of them
+    assert [(c.id, c.metadata) for c in nb.cells] == [(c.id, c.metadata) for c in expected.cells], rebuild
     assert all(c.execution_count is not None for c in code_cells(nb)), "stored without running every cell"
     assert "widget-state+json" in str(nb.metadata.get("widgets", {})), "stored without its widget state"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_source_is_valid_python(name):
+    """Linters, formatters and editors can read every lesson: its magics are commented out, jupytext style."""
+    path = SOURCES / f"{name}.py"
+    ast.parse(path.read_text(), filename=str(path))
+
+
+def test_a_cell_inserted_at_the_start_of_a_lesson_changes_no_other_id():
+    text = (SOURCES / "01_gain_5_3.py").read_text()
+    ids = [c.id for c in make_notebook("01_gain_5_3", text).cells]
+    inserted = [c.id for c in make_notebook("01_gain_5_3", '# %%\nprint("a new first cell")\n\n' + text).cells]
+    assert inserted[1:] == ids and inserted[0] not in ids
+    assert all(re.fullmatch(r"01-[0-9a-f]{8}", i) for i in inserted)
+    repeated = cell_ids("01", ["x = 1", "y = 2", "x = 1", "x = 1"])  # the same source twice: still unique ids
+    assert repeated[2:] == [repeated[0] + "-2", repeated[0] + "-3"] and len(set(repeated)) == 4
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in repeated)  # nbformat's rule for an id
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=NAMES)

@@ -1,10 +1,19 @@
 """Write the lesson notebooks from tools/lessons/*.py and execute them, so their stored outputs are a fresh run's.
 
-Each source is a Python file in the "percent" format: `# %%` starts a code cell, `# %% [markdown]`
-starts a markdown cell whose lines are written as comments, `# %% [reveal]` starts a code cell whose
-output is stored folded (a predict-then-reveal table: the student guesses, then runs or unfolds it), and
-`# %% [check]` starts a code cell stored with its source hidden: assertions that the prose's claims about a
-long run hold, whatever the CPU (nbval runs them with the rest). Run from anywhere:
+Each source is a jupytext "py:percent" file, so a valid Python module that linters, formatters and editors
+read: `# %%` starts a code cell and `# %% [markdown]` a markdown cell whose lines are written as comments.
+Jupytext comments out the magics (`# %matplotlib widget` in the source is `%matplotlib widget` in the
+notebook). Two tags on the `# %%` line mark the lessons' special code cells:
+
+- `# %% tags=["reveal"]`: a predict-then-reveal table, stored with its output folded (the student guesses,
+  then runs or unfolds it); in the notebook the tag becomes `"jupyter": {"outputs_hidden": true}`.
+- `# %% tags=["check"]`: assertions that the prose's claims about a long run hold, whatever the CPU (nbval
+  runs them with the rest), stored with the source folded and left out of Jupyter Book; in the notebook
+  the tag becomes `"jupyter": {"source_hidden": true}` and the tag "remove-cell".
+
+Any other metadata on a `# %%` line goes to the notebook as it is. Each cell's id is the lesson's number and
+a hash of its source (`01-3f2a9c1e`), so inserting, removing or moving a cell changes no other cell's id;
+the second and later cells with the same source get `-2`, `-3`... Run from anywhere:
 
     NBDIAG_DATA_DIR=/path/to/folder/with/names.txt python tools/build_notebooks.py [NAME ...]
 
@@ -13,10 +22,12 @@ whose working directory is notebooks/ (as nbval's is), with the widget state sto
 shows the pictures before anything runs. Edit the sources, never the .ipynb files.
 """
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 
@@ -25,45 +36,62 @@ SOURCES = ROOT / "tools" / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+FORMAT = "py:percent"
+# how jupytext remembers a text file's layout (blank lines, markers): not the notebook's business
+LAYOUT_METADATA = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker", "skipline", "noskipline")
 
 
-def parse_percent(text):
-    """Cells of a percent-format source: [(kind, source)], kind 'code', 'reveal', 'check' or 'markdown'."""
-    cells, kind, lines = [], None, []
+def cell_ids(prefix, sources):
+    """Ids for cells of these sources: prefix, '-' and a hash of the source; repeats get '-2', '-3'...
 
-    def flush():
-        body = "\n".join(lines).strip("\n")
-        if kind is not None and body:
-            cells.append((kind, body))
-
-    for line in text.splitlines():
-        if line.startswith("# %%"):
-            flush()
-            kind = next((k for k in ("markdown", "reveal", "check") if f"[{k}]" in line), "code")
-            lines = []
-        elif kind == "markdown":
-            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
-        elif kind is not None:
-            lines.append(line)
-    flush()
-    return cells
+    A cell's id depends on its own source (and on the copies of it above), never on its position.
+    """
+    ids, used = [], set()
+    for source in sources:
+        base = f"{prefix}-{hashlib.sha1(source.encode()).hexdigest()[:8]}"
+        cell_id, n = base, 1
+        while cell_id in used:
+            n += 1
+            cell_id = f"{base}-{n}"
+        used.add(cell_id)
+        ids.append(cell_id)
+    return ids
 
 
-def make_notebook(name, cells):
-    """A notebook of the given cells, with ids that stay the same from one build to the next."""
+def notebook_metadata(metadata):
+    """A cell's notebook metadata from the metadata on its `# %%` line: the reveal and check tags become
+    JupyterLab's folding (and Jupyter Book's "remove-cell"); jupytext's layout keys go."""
+    metadata = {k: v for k, v in metadata.items() if k not in LAYOUT_METADATA}
+    tags = list(metadata.pop("tags", []))
+    if "reveal" in tags:  # JupyterLab opens the notebook with this output folded
+        tags.remove("reveal")
+        metadata["jupyter"] = {**metadata.get("jupyter", {}), "outputs_hidden": True}
+    if "check" in tags:  # JupyterLab shows it folded; Jupyter Book leaves it out
+        tags[tags.index("check")] = "remove-cell"
+        metadata["jupyter"] = {**metadata.get("jupyter", {}), "source_hidden": True}
+    if tags:
+        metadata["tags"] = tags
+    return metadata
+
+
+def make_notebook(name, text):
+    """The unexecuted notebook of lesson `name` from its py:percent source text, with stable cell ids."""
+    source = jupytext.reads(text, fmt=FORMAT)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
-    for i, (kind, source) in enumerate(cells):
-        new = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-        cell = new(source, id=f"{name.split('_')[0]}-{i:02d}")
-        if kind == "reveal":  # JupyterLab opens the notebook with this output folded
-            cell.metadata["jupyter"] = {"outputs_hidden": True}
-        if kind == "check":  # JupyterLab shows it folded; Jupyter Book leaves it out
-            cell.metadata["jupyter"] = {"source_hidden": True}
-            cell.metadata["tags"] = ["remove-cell"]
-        nb.cells.append(cell)
+    ids = cell_ids(name.split("_")[0], [cell.source for cell in source.cells])
+    for cell, cell_id in zip(source.cells, ids):
+        if cell.cell_type not in ("markdown", "code"):
+            raise ValueError(f"{name}: a {cell.cell_type} cell; the lessons have markdown and code cells only")
+        new = nbformat.v4.new_markdown_cell if cell.cell_type == "markdown" else nbformat.v4.new_code_cell
+        nb.cells.append(new(cell.source, id=cell_id, metadata=notebook_metadata(cell.metadata)))
     return nb
+
+
+def read_lesson(name):
+    """The unexecuted notebook of tools/lessons/<name>.py."""
+    return make_notebook(name, (SOURCES / f"{name}.py").read_text())
 
 
 class _Client(NotebookClient):
@@ -121,8 +149,7 @@ def drop_closed_widgets(nb, closed):
 
 def build(name):
     """Write notebooks/<name>.ipynb from its source and execute it in place."""
-    cells = parse_percent((SOURCES / f"{name}.py").read_text())
-    nb = make_notebook(name, cells)
+    nb = read_lesson(name)
     client = _Client(nb, timeout=600, kernel_name="python3", store_widget_state=True,
                      record_timing=False, resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()

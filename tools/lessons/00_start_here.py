@@ -51,7 +51,7 @@
 # Run the cell below: it loads the tools and the data set used by every lesson.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train
 from nbdiag.widgets import Dashboard
 

@@ -7,7 +7,7 @@
 # its weights scaled by √fan_in and a gain of **5/3**, looked at right after its first training step.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -29,7 +29,7 @@ ax.figure.set_size_inches(9, 4)  # the lesson's 20 × 4 inches is wider than a n
 # most outputs piled up there? Guess what percentage of layer 1's outputs are beyond ±0.97, and whether
 # the deeper layers have more or fewer. Then run the next cell (its output is folded) to check.
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, gain 5/3")
 print(stats.format_activation_table(stats.activation_stats(run)))
 
@@ -63,7 +63,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** Gradients flow backwards, from layer 9 down to layer 1. Do they get
 # wider, narrower, or stay about the same on the way? Guess the ratio of layer 1's std to layer 9's.
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# gradients, gain 5/3")
 print(stats.format_gradient_table(stats.gradient_stats(run)))
 

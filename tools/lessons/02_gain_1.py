@@ -7,7 +7,7 @@
 # 1/√fan_in and nothing else, a gain of **1**.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Comparison
 
@@ -26,7 +26,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** With gain 5/3 the std settled near 0.66 from layer 3 on. Here the curves
 # get taller and narrower as you go deeper. Guess layer 9's std, and how much of any layer is saturated.
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, gain 1")
 print(stats.format_activation_table(stats.activation_stats(run)))
 
@@ -52,7 +52,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** The backward pass multiplies by the same weights and by tanh's slope.
 # Does the gradient grow or shrink from layer 9 back to layer 1?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# gradients, gain 1")
 print(stats.format_gradient_table(stats.gradient_stats(run)))
 

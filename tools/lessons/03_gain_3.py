@@ -6,7 +6,7 @@
 # Gain 1 was too little. What about too much? Same network and seed, with a gain of **3**.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -26,7 +26,7 @@ ax.figure.set_size_inches(9, 4)
 # ends. Guess the saturated share of layer 1. Is it a tenth, a quarter, a half? Do the deeper layers
 # recover as they did with gain 5/3?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, gain 3")
 print(stats.format_activation_table(stats.activation_stats(run)))
 
@@ -54,7 +54,7 @@ ax.figure.set_size_inches(9, 4)
 # times too big, then by tanh slopes of which nearly half are close to zero. Which wins? Will layer 1's
 # gradient std be bigger or smaller than layer 9's?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# gradients, gain 3")
 print(stats.format_gradient_table(stats.gradient_stats(run)))
 

@@ -6,7 +6,7 @@
 # The last of the gain lessons: far too little, a gain of **0.5**.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Comparison
 
@@ -26,7 +26,7 @@ ax.figure.set_size_inches(9, 4)
 # passes through nearly unchanged. If each Linear layer scales the spread by the gain, 0.5, what std do
 # you expect at layers 3, 5, 7 and 9, given that layer 1 has 0.41?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, gain 0.5")
 print(stats.format_activation_table(stats.activation_stats(run)))
 
@@ -52,7 +52,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** The backward pass goes through the same weights, scaled by 0.5, and through
 # tanh slopes that are all close to 1. Layer 9's gradient has std about 3e-4. What will layer 1's be?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# gradients, gain 0.5")
 print(stats.format_gradient_table(stats.gradient_stats(run)))
 

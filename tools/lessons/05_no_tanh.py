@@ -8,7 +8,7 @@
 # pictures and tables now show the output of each hidden **Linear** layer (layers 0 to 4).
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -28,7 +28,7 @@ ax.figure.set_size_inches(9, 4)
 # A Linear layer scaled by 1/√fan_in keeps the std, and the gain multiplies it by 5/3. Nothing squeezes
 # it any more. What std do you expect at layer 4? (Hint: (5/3)⁵.)
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# outputs of the Linear layers, no tanh, gain 5/3")
 print(stats.format_activation_table(stats.activation_stats(run)))
 
@@ -53,7 +53,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** On the way back the gradient is multiplied by the transposed weights, the
 # same gain of 5/3 per layer. Which layer gets the biggest gradient, the first or the last?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# gradients, no tanh, gain 5/3")
 print(stats.format_gradient_table(stats.gradient_stats(run)))
 

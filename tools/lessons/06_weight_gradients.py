@@ -14,7 +14,7 @@
 # The network is lesson 1's, gain 5/3, after its first step.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -33,7 +33,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** One curve is far wider than the others. Which parameter is it? Guess its
 # grad:data ratio, given that the others are around 0.001 to 0.01.
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# weight gradients after 1 step")
 print(stats.format_weight_table(stats.weight_grad_stats(run)))
 
@@ -71,7 +71,7 @@ ax.figure.set_size_inches(9, 4)
 # %% [markdown]
 # **Predict, then reveal.** Will the output layer's ratio have gone up or down? And the others?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# weight gradients after 1001 steps")
 print(stats.format_weight_table(stats.weight_grad_stats(trained)))
 print(trained.status)
@@ -87,7 +87,7 @@ print(trained.status)
 # below. The last layer still stands out, though. Optimizers such as Adam, which scale each parameter's
 # step by its own gradient history, and batch normalization (lesson 8) handle this far better than plain SGD.
 
-# %% [check]
+# %% tags=["check"]
 # The claims above, checked wherever this notebook runs: after many steps the last digits are the CPU's
 trained_stats = stats.weight_grad_stats(trained)
 ratios = [s.grad_data_ratio for s in trained_stats]
@@ -95,7 +95,6 @@ assert 0.25 < ratios[-1] < 0.35 and all(0.01 < r < 0.05 for r in ratios[:-1]), r
 assert 6 < ratios[-1] / max(ratios[:-1]) and ratios[-1] / min(ratios[:-1]) < 25, ratios
 widths = sorted(s.std for s in trained_stats[:-1])
 assert 2 < trained_stats[-1].std / widths[len(widths) // 2] < 3.5, trained_stats
-
 
 # %% [markdown]
 # ## Explore
@@ -123,7 +122,7 @@ Dashboard(controls=["steps", "gain"], views=["weight_gradients"], dataset=data, 
 #
 # Next: **[lesson 7](07_update_ratios.ipynb)**: what each step actually does to the weights.
 
-# %% [check]
+# %% tags=["check"]
 # The hint's "between 20 and 30 steps"
 assert stats.weight_grad_stats(train(Config(gain=5/3, steps=20), data))[-1].grad_data_ratio > 1
 assert stats.weight_grad_stats(train(Config(gain=5/3, steps=30), data))[-1].grad_data_ratio < 1

@@ -16,7 +16,7 @@
 # Lesson 1's network (gain 5/3, learning rate 0.1), trained for 1000 steps, a few seconds:
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -38,7 +38,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** Param 11 starts far above the others. Why, after lesson 6? By step 1000, will
 # the hidden layers sit above, on or below the black line?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# update:data at the last step, lr 0.1")
 print(stats.format_update_ratios(run))
 print(run.status)
@@ -57,7 +57,7 @@ print(run.status)
 # Flat lines at about the same height mean all layers learn at a similar pace. That, more than any
 # single number, is what a healthy run looks like.
 
-# %% [check]
+# %% tags=["check"]
 # The claims above, checked wherever this notebook runs: after many steps the last digits are the CPU's
 final = [h.log10_ratio[-1] for h in stats.update_ratio_history(run)]  # C, five hidden weights, output
 assert -3.1 < final[0] < -2.9 and all(-2.6 < r < -2.3 for r in final[1:-1]), final
@@ -81,7 +81,7 @@ ax.figure.set_size_inches(9, 4)
 # %% [markdown]
 # **Predict, then reveal.** A hundred times smaller steps: how far down do the lines move? And the loss?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# update:data at the last step, lr 0.001")
 print(stats.format_update_ratios(slow))
 print(slow.status)
@@ -92,7 +92,7 @@ print(slow.status)
 # is still above 3.0 (it starts at 3.3; the run above reached about 2.25). Nothing is broken; the
 # network just learns far too slowly, and the picture tells you so long before the loss curve would.
 
-# %% [check]
+# %% tags=["check"]
 slow_final = [h.log10_ratio[-1] for h in stats.update_ratio_history(slow)]
 assert all(-5.2 < r < -4.7 for r in slow_final[1:-1]), slow_final
 assert 3.0 < slow.losses[-1] < slow.losses[0] < 3.4
@@ -116,7 +116,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** A Linear layer with 100 inputs now produces outputs about √100 = 10 times
 # wider than before. What will that do to the tanh layers? And will the layers still learn at similar speeds?
 
-# %% [reveal]
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 # (a run this unstable prints other figures on another CPU: see below)
 print("# activations, no fan_in scaling")
@@ -144,12 +144,11 @@ print(raw.status)
 # runs above come out the same to the last printed digit everywhere. Sensitivity to tiny changes is itself
 # a symptom: a well-initialized network forgets a last-bit difference, a broken one amplifies it.
 
-# %% [check]
+# %% tags=["check"]
 raw_final = [h.log10_ratio[-1] for h in stats.update_ratio_history(raw)]
 assert all(85 < s.saturated < 99 for s in stats.activation_stats(raw)), stats.activation_stats(raw)
 assert -2.2 < raw_final[0] < -1.4 and -4.15 < raw_final[-2] < -3.8, raw_final
 assert 2.5 < raw.losses[-1] < 2.9
-
 
 # %% [markdown]
 # ## Explore
@@ -179,7 +178,7 @@ Dashboard(controls=["lr", "fan_in_scaling", "steps"], views=["update_ratios"], d
 #
 # Next: **[lesson 8](08_batchnorm.ipynb)**: batch normalization, and why it makes all this much less fragile.
 
-# %% [check]
+# %% tags=["check"]
 # The hint's runs: lr 0.03 on the guide, a little worse than lr 0.1; lr 1 near -1.5 and ending above its start
 hint = {lr: train(Config(steps=500, lr=lr), data, progress=False) for lr in (0.03, 0.1, 1.0)}
 on_guide = [h.log10_ratio[-1] for h in stats.update_ratio_history(hint[0.03])][1:-1]

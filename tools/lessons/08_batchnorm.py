@@ -17,7 +17,7 @@
 # train it for 1001 steps (a few seconds) and draw all four pictures.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import Config, load_dataset, train, stats, plots
 from nbdiag.widgets import Dashboard
 
@@ -51,7 +51,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** Every tanh now gets inputs of std 1. Will its outputs be more or less
 # saturated than the 5–20% of lesson 1? Will some layers differ from others?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, batch norm")
 print(stats.format_activation_table(stats.activation_stats(run)))
 print("\n# gradients, batch norm")
@@ -63,7 +63,7 @@ print(stats.format_gradient_table(stats.gradient_stats(run)))
 # back, from 2.6e-3 at layer 14 to 3.7e-3 at layer 2, and their curves nearly lie on top of each other. No gain had to be tuned for this:
 # the normalization re-centres and re-scales every layer's input at every step.
 
-# %% [check]
+# %% tags=["check"]
 # The claims above, checked wherever this notebook runs: after many steps the last digits are the CPU's
 acts, grads = stats.activation_stats(run), stats.gradient_stats(run)
 assert all(0.63 <= round(a.std, 2) <= 0.65 and 1.5 < a.saturated < 3 for a in acts), acts
@@ -74,7 +74,7 @@ assert 2.5e-3 < grads[-1].std < 2.7e-3 < 3.6e-3 < grads[0].std < 3.8e-3, grads
 # Now its weights were never shrunk (the last gamma was). What do you expect for the (100, 27) weight,
 # and for the update:data lines?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# weight gradients, batch norm")
 print(stats.format_weight_table(stats.weight_grad_stats(run)))
 print("\n# update:data at the last step, batch norm")
@@ -86,7 +86,7 @@ print(stats.format_update_ratios(run))
 # update:data lines sit together, a little above the guide, around −2.5, so a learning rate of 0.1 is,
 # if anything, slightly high.
 
-# %% [check]
+# %% tags=["check"]
 bn_final = [h.log10_ratio[-1] for h in stats.update_ratio_history(run)]
 assert all(0.01 < s.grad_data_ratio < 0.07 for s in stats.weight_grad_stats(run)), stats.weight_grad_stats(run)
 assert all(-2.6 < r < -2.3 for r in bn_final[1:-1]) and -3.1 < bn_final[0] < -2.9, bn_final
@@ -114,7 +114,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** The activation picture looks just like the one above. But the update:data
 # lines of the hidden layers have jumped. Up or down, and by how much?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# activations, batch norm, gain 0.2")
 print(stats.format_activation_table(stats.activation_stats(small)))
 print("\n# update:data at the last step, batch norm, gain 0.2")
@@ -136,7 +136,7 @@ print(stats.format_update_ratios(small))
 # So with batch norm the gain no longer decides whether the signal survives. It decides how fast the
 # hidden layers learn, and the update:data picture is where that shows.
 
-# %% [check]
+# %% tags=["check"]
 small_history = stats.update_ratio_history(small)
 assert all(0.64 <= round(a.std, 2) <= 0.66 and a.saturated < 2.6 for a in stats.activation_stats(small))
 assert all(-1.8 < h.log10_ratio[-1] < -1.6 for h in small_history[1:-1]), small_history
@@ -162,7 +162,7 @@ ax.figure.set_size_inches(9, 4)
 # **Predict, then reveal.** Ten times larger steps. Will every line move up by exactly 1 on the log
 # scale? Does training fall apart, as it did in lesson 7 without batch norm?
 
-# %% [reveal]
+# %% tags=["reveal"]
 print("# update:data at the last step, batch norm, lr 1.0")
 print(stats.format_update_ratios(fast))
 print(fast.status)
@@ -178,7 +178,7 @@ print(fast.status)
 # makes the network robust to the gain and tolerant of the learning rate, and it leaves the update:data
 # ratio as the one number to watch when choosing a learning rate.
 
-# %% [check]
+# %% tags=["check"]
 fast_history = stats.update_ratio_history(fast)
 assert all(abs(f.log10_ratio[0] - r.log10_ratio[0] - 1) < 0.01
            for f, r in zip(fast_history, stats.update_ratio_history(run)))
@@ -213,7 +213,7 @@ Dashboard(controls=["batchnorm", "gain", "lr", "steps"], dataset=data, batchnorm
 #
 # Next: **[lesson 9, the playground](09_playground.ipynb)**.
 
-# %% [check]
+# %% tags=["check"]
 # The hint's run, as the dashboard above makes it (300 steps)
 slow_bn = train(Config(batchnorm=True, gain=0.2, lr=0.002, steps=300), data)
 hint_history = stats.update_ratio_history(slow_bn)

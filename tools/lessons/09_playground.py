@@ -19,7 +19,7 @@
 # | **pictures at step** | moves the pictures to a snapshot of an earlier step (the tables stay at the last) | 10 |
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 from nbdiag import load_dataset
 from nbdiag.widgets import Comparison, Dashboard
 

@@ -12,7 +12,7 @@
 # Here the student's model is the lesson's MLP with **ReLU** instead of tanh, trained with **Adam**.
 
 # %%
-%matplotlib widget
+# %matplotlib widget
 import torch
 from torch import nn
 from nbdiag import Config, load_dataset, train, watch, stats, plots, health
@@ -99,7 +99,7 @@ ax.figure.set_size_inches(9, 3)
 # With lr 0.01, where will the update:data lines sit? And how many of the ReLUs' outputs will be zero:
 # about half, as at the start, or more?
 
-# %% [reveal]
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 print("# activations (saturated = exactly 0)")
 print(stats.format_activation_table(stats.activation_stats(rec)))
@@ -117,8 +117,8 @@ print(stats.format_update_ratios(rec))
 # switching off one by one, grow those differences into different percentages. The ranges in the text hold
 # on every machine (a hidden cell checks them). The lesson's own network, trained with plain SGD in the
 # lessons before, forgets such differences and prints the same figures everywhere.
-#
-# %% [check]
+
+# %% tags=["check"]
 # The claims above, checked wherever this notebook runs
 relu_final = [h.log10_ratio[-1] for h in stats.update_ratio_history(rec)]
 assert all(-2.75 < r < -1.55 for r in relu_final), relu_final
@@ -134,7 +134,7 @@ assert all(75 < a.saturated < 98 for a in stats.activation_stats(rec)), stats.ac
 # **Predict, then reveal.** Which findings do you expect: dead units, saturation, vanishing gradients,
 # an update:data far from 1e-3?
 
-# %% [reveal]
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 print(health.format_findings(health.diagnose(rec)))
 
@@ -147,14 +147,15 @@ print(health.format_findings(health.diagnose(rec)))
 # their way back to the first layers. Note what is *not* there: a ReLU's half-zero outputs are not
 # flagged as saturation, since that is how a ReLU works; only units off for the whole batch are.
 
-# %% [check]
+# %% tags=["check"]
 findings = health.diagnose(rec)
 dead = {f.layer: f.value for f in findings if f.code == "dead_units"}
 assert all(0.5 < dead[f"layer {i} (ReLU)"] < 0.85 for i in (5, 7, 9, 11)) and dead.get("layer 3 (ReLU)", 0) < 0.15, dead
 shrinking = {f.layer: f.value for f in findings if f.code == "collapsing"}
 assert set(shrinking) == {"layer 9 (ReLU)", "layer 11 (ReLU)"} and all(0.3 < v < 0.6 for v in shrinking.values())
 assert {f.code for f in findings} <= {"dead_units", "collapsing", "update_ratio", "vanishing_gradients"}, findings
-#
+
+# %% [markdown]
 # ## Your run in the dashboard
 #
 # `Dashboard(run=rec)` shows what `watch` recorded in the same dashboard as the lessons' network: the
@@ -172,7 +173,7 @@ Dashboard(run=rec)
 # **Predict, then reveal.** At step 0 the ReLUs had just been initialized. What share of each layer's
 # outputs was zero then, and how many steps did it take to get near today's numbers?
 
-# %% [reveal]
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 for r in stats.activations_over_time(rec):
     shares = ", ".join(f"{zero:.0f}% at step {step}" for step, zero in zip(r.steps, r.saturated)
@@ -185,7 +186,7 @@ for r in stats.activations_over_time(rec):
 # at 66–83%, and it goes on getting worse, to 78–96% at the end. The first steps are Adam's largest
 # relative to the weights (update:data near 1e-1), and they push many units where they never come back.
 
-# %% [check]
+# %% tags=["check"]
 zero_shares = {step: [r.saturated[list(r.steps).index(step)] for r in stats.activations_over_time(rec)]
                for step in (0, 25, 100, 475)}
 assert all(45 < z < 55 for z in zero_shares[0]) and all(59 < z < 75 for z in zero_shares[25][1:]), zero_shares
@@ -223,7 +224,7 @@ axes[0].figure.set_size_inches(12, 3)
 # **Predict, then reveal.** Layer 1 starts at 20% saturated. Does training make it better or worse over
 # 500 steps? And the deeper layers?
 
-# %% [reveal]
+# %% tags=["reveal"]
 for r in over_time:
     start, end = f"{r.saturated[0]:.2f}% at step {r.steps[0]}", f"{r.saturated[-1]:.2f}% at step {r.steps[-1]}"
     print(f"{r.label}: saturated {start}, {end}")
@@ -233,9 +234,10 @@ for r in over_time:
 # drift up from 5–8% to about 10%, the edge of the healthy band. A single table at step 0 or at the end
 # would not tell you which way things were going; the picture over time does.
 
-# %% [check]
+# %% tags=["check"]
 assert 19 < over_time[0].saturated[-1] < 21 and all(9 < r.saturated[-1] < 11 for r in over_time[1:]), over_time
-#
+
+# %% [markdown]
 # ## Theory next to measurement
 #
 # If every layer were linear, the fan_in and gain arithmetic of lessons 1–5 would predict each layer's
@@ -254,7 +256,7 @@ axes[0].figure.set_size_inches(11, 3)
 # **Predict, then reveal.** Where does the measured std leave the linear prediction, and by how much at
 # layer 9?
 
-# %% [reveal]
+# %% tags=["reveal"]
 measured = {s.index: s.std for s in stats.activation_stats(first)}
 for p in predicted:
     print(f"layer {p.index}: predicted std {p.activation_std:.2f}, measured {measured[p.index]:.2f}")
