@@ -79,16 +79,10 @@ def format_findings(findings):
     return "\n".join(f"{f.severity:7s} {f.layer}: {f.message}" for f in findings)
 
 
-def learning_rate(run):
-    """The run's learning rate if known: nbdiag.watch's lr= or a train.Run's config.lr."""
-    config = getattr(run, "config", None)
-    return getattr(run, "lr", None) if config is None else config.lr
-
-
 def _diverged(run):
     if run.diverged_at is None:
         return []
-    lr = learning_rate(run)
+    lr = run.lr
     advice = f"try lr {lr / 10:g} or smaller" if lr else "try a learning rate 10x smaller"
     loss = run.losses[-1].item()
     return [Finding("run", "diverged", "error", float(run.diverged_at),
@@ -97,7 +91,7 @@ def _diverged(run):
 
 
 def _activations(run):
-    threshold = getattr(run, "saturation", None)  # nbdiag.watch's user-given threshold
+    threshold = run.saturation
     layers = [l for l in stats.watched_layers(run) if torch.isfinite(l.out).all()]
     findings = []
     for layer in layers:
@@ -175,7 +169,7 @@ def _updates(run):
     median = torch.tensor(list(recent.values())).median().item()
     if abs(median - UPDATE_RATIO_TARGET) > UPDATE_RATIO_TOLERANCE:
         factor = 10 ** (UPDATE_RATIO_TARGET - median)  # update:data grows in proportion to the learning rate
-        lr = learning_rate(run)
+        lr = run.lr
         if factor > 1:
             factor = _one_digit(factor)
             change = f"multiply the learning rate by ~{factor:g}"

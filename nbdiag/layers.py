@@ -1,5 +1,9 @@
-"""From-scratch layers of the lecture's MLP: each keeps its last output in `.out`."""
+"""From-scratch layers of the lecture's MLP (each keeps its last output in `.out`), and the plan that lays them out."""
+from dataclasses import dataclass
+
 import torch
+
+from .data import BLOCK_SIZE
 
 
 class Linear:
@@ -80,3 +84,38 @@ class MLP:
 
     def parameters(self):
         return [self.C] + [p for layer in self.layers for p in layer.parameters()]
+
+
+@dataclass
+class LayerPlan:
+    """One layer of the lecture's MLP before it is drawn: build_model makes it, stats.predicted_std reasons on it."""
+
+    kind: str  # 'Linear', 'BatchNorm1d' or 'Tanh'
+    fan_in: int
+    fan_out: int
+    scale: float  # Linear: multiplies the drawn weight (the gain, or the output layer's shrink); BatchNorm1d: gamma
+
+
+def plan(config, vocab_size):
+    """The MLP's layers in order: `depth` blocks of Linear (+ BatchNorm1d) (+ Tanh), then the output block.
+
+    Without batchnorm the gain multiplies every Linear but the output one, which is shrunk by last_layer_scale;
+    with batchnorm the gain multiplies the output Linear too, and the last BatchNorm1d's gamma is shrunk."""
+    layers, fan_in = [], config.n_embd * BLOCK_SIZE
+    for i in range(config.depth + 1):
+        last = i == config.depth
+        fan_out = vocab_size if last else config.n_hidden
+        shrunk = last and not config.batchnorm
+        layers.append(LayerPlan("Linear", fan_in, fan_out, config.last_layer_scale if shrunk else config.gain))
+        if config.batchnorm:
+            layers.append(LayerPlan("BatchNorm1d", fan_out, fan_out, config.last_layer_scale if last else 1.0))
+        if config.tanh and not last:
+            layers.append(LayerPlan("Tanh", fan_out, fan_out, 1.0))
+        fan_in = fan_out
+    return layers
+
+
+def lesson_watched(kinds, tanh):
+    """Indices of the layers the lesson inspects: every Tanh before the output, or every Linear when tanh is off."""
+    kind = "Tanh" if tanh else "Linear"
+    return [i for i, k in enumerate(kinds[:-1]) if k == kind]

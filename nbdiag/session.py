@@ -39,7 +39,7 @@ class Session:
         self.snapshots = snapshots  # every run keeps snapshots at this schedule (train's snapshots=), or none
         self.pending = None  # the requested Config not run yet, if any
         if run is not None:  # a finished run to show, not to re-run (train's, or what nbdiag.watch recorded)
-            self.config, self.dataset, self.run = getattr(run, "config", None), dataset, run
+            self.config, self.dataset, self.run = run.config, dataset, run
             return
         self.config = config if config is not None else Config()
         self.dataset = dataset if dataset is not None else shared_dataset()

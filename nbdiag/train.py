@@ -7,9 +7,10 @@ from fractions import Fraction
 import torch
 import torch.nn.functional as F
 
-from .data import BLOCK_SIZE, load_dataset
-from .layers import MLP, BatchNorm1d, Linear, Tanh
-from .stats import MAX_SNAPSHOTS, Snapshots, lesson_watched
+from .data import load_dataset
+from .layers import MLP, BatchNorm1d, Linear, Tanh, lesson_watched, plan
+from .records import LayerRecord, ParamRecord
+from .snapshots import MAX_SNAPSHOTS, Snapshots
 
 PROGRESS_MIN_STEPS = 500  # runs at least this long show a progress bar
 
@@ -64,52 +65,24 @@ def parse_number(text, name):
 
 
 def build_model(config, vocab_size, generator):
-    """The lecture's MLP, drawing C and then each Linear's weight from `generator`, in layer order."""
+    """The lecture's MLP as layers.plan lays it out, drawing C and then each Linear's weight from `generator`."""
     C = torch.randn((vocab_size, config.n_embd), generator=generator)
-    layers, fan_in = [], config.n_embd * BLOCK_SIZE
-    for _ in range(config.depth):
-        layers += _block(fan_in, config.n_hidden, config, generator)
-        if config.tanh:
-            layers.append(Tanh())
-        fan_in = config.n_hidden
-    layers += _block(fan_in, vocab_size, config, generator)  # the output layer
-    with torch.no_grad():
-        last = layers[-1]
-        (last.gamma if config.batchnorm else last.weight).mul_(config.last_layer_scale)
-        for layer in layers[:-1]:
-            if isinstance(layer, Linear):
-                layer.weight *= config.gain
+    layers = []
+    for p in plan(config, vocab_size):
+        if p.kind == "Linear":  # batchnorm's beta does the bias's job
+            layer = Linear(p.fan_in, p.fan_out, bias=not config.batchnorm, generator=generator,
+                           fan_in_scaling=config.fan_in_scaling)
+            layer.weight *= p.scale
+        elif p.kind == "BatchNorm1d":
+            layer = BatchNorm1d(p.fan_out)
+            layer.gamma *= p.scale
+        else:
+            layer = Tanh()
+        layers.append(layer)
     model = MLP(C, layers)
     for p in model.parameters():
         p.requires_grad = True
     return model
-
-
-def _block(fan_in, fan_out, config, generator):
-    """A Linear, followed by a BatchNorm1d when batchnorm is on (which makes the Linear's bias redundant)."""
-    linear = Linear(fan_in, fan_out, bias=not config.batchnorm, generator=generator,
-                    fan_in_scaling=config.fan_in_scaling)
-    return [linear, BatchNorm1d(fan_out)] if config.batchnorm else [linear]
-
-
-@dataclass
-class LayerRecord:
-    """One layer as the last step left it."""
-
-    index: int  # position in the model's layer list
-    kind: str  # 'Linear', 'BatchNorm1d' or 'Tanh'
-    out: torch.Tensor  # (batch_size, width) the layer's output
-    grad: torch.Tensor  # (batch_size, width) d loss / d out
-
-
-@dataclass
-class ParamRecord:
-    """One parameter after the last step's update, with that step's gradient."""
-
-    index: int  # position in the model's parameter list (0 is the embedding C)
-    shape: tuple
-    data: torch.Tensor
-    grad: torch.Tensor
 
 
 @dataclass
@@ -120,9 +93,15 @@ class Run:
     losses: torch.Tensor  # (steps_done,) training loss at each step
     update_ratios: torch.Tensor  # (steps_done, n_params) log10(std(lr * grad) / std(param)) at each step
     layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
+    watched: tuple = ()  # indices of the layers the lesson inspects (layers.lesson_watched)
     params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
     diverged_at: int = None  # the step whose loss was not finite, if any
     snapshots: Snapshots = None  # the watched layers and weights at a schedule of steps, if train was asked for them
+    saturation = None  # train's runs count saturation by the per-kind rules of stats.saturated, never a threshold
+
+    @property
+    def lr(self):
+        return self.config.lr
 
     @property
     def steps_done(self):
@@ -146,13 +125,13 @@ def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX
     beyond those. `progress` (default: on for runs of PROGRESS_MIN_STEPS or more) shows a bar.
     `snapshots` (every N steps, or "log"; default off) also keeps the watched layers' output and gradient
     histograms with their mean/std/saturation, and the weights' gradient histograms, at those steps in
-    run.snapshots, at most `max_snapshots` of them (see stats.Snapshots); they only read the outputs and
+    run.snapshots, at most `max_snapshots` of them (see snapshots.Snapshots); they only read the outputs and
     gradients, so the run's numbers are the same with or without them.
     """
     dataset = dataset if dataset is not None else load_dataset()
-    history = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
+    recorder = None if snapshots is None else Snapshots(snapshots, max_snapshots, last_step=config.steps - 1)
     with one_thread():
-        return _train(config, dataset, progress, history)
+        return _train(config, dataset, progress, recorder)
 
 
 @contextmanager
@@ -167,7 +146,7 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-def _train(config, dataset, progress, history=None):
+def _train(config, dataset, progress, snapshots=None):
     g = torch.Generator().manual_seed(config.seed)
     model = build_model(config, dataset.vocab_size, g)
     kinds = [type(layer).__name__ for layer in model.layers]
@@ -191,7 +170,7 @@ def _train(config, dataset, progress, history=None):
         losses.append(loss_value)
         finite = math.isfinite(loss_value)
         last = i == config.steps - 1 or not finite
-        snapshot = history is not None and history.due(i)
+        snapshot = snapshots is not None and snapshots.due(i)
         if last or snapshot:  # keep the layer outputs' gradients only where the records need them
             for layer in model.layers:
                 layer.out.retain_grad()
@@ -199,8 +178,8 @@ def _train(config, dataset, progress, history=None):
             p.grad = None
         loss.backward()
         if snapshot:
-            history.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
-                        [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)])
+            snapshots.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
+                          [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)])
         if not finite:
             diverged_at = i
             update_std, data_std = update_std[:i], data_std[:i]
@@ -216,7 +195,8 @@ def _train(config, dataset, progress, history=None):
         steps.close()
     ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
     return Run(
-        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at, snapshots=history,
+        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at, snapshots=snapshots,
         layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
+        watched=tuple(watched),
         params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
     )

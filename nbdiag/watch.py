@@ -16,19 +16,17 @@ change the optimizer really made (right for Adam and momentum too, not only lr *
 parameter's gradient then. Memory is bounded: per step only 1 + n_params numbers are kept (the loss and one
 update:data per parameter), besides copies of the parameters from up to BATCH_STEPS recent steps (at most
 SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients; with
-snapshots=N, also at most max_snapshots histograms of each watched layer and weight (see nbdiag.stats.Snapshots).
+snapshots=N, also at most max_snapshots histograms of each watched layer and weight (see nbdiag.snapshots).
 Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
 """
 import functools
 import math
 import warnings
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from .stats import MAX_SNAPSHOTS, Snapshots
-from .train import LayerRecord, ParamRecord
+from .records import LayerRecord, ParamRecord
+from .snapshots import MAX_SNAPSHOTS, Snapshots
 
 BATCH_STEPS = 32  # update:data of up to this many steps are computed together (a few big operations, not many small)
 SNAPSHOT_NUMBERS = 2**22  # ... as long as their parameter copies hold at most this many numbers (16 MB in float32)
@@ -36,22 +34,10 @@ ACTIVATIONS = (nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.
                nn.Softplus, nn.Mish, nn.SELU, nn.CELU, nn.PReLU, nn.Softsign, nn.Hardswish, nn.Hardsigmoid)
 
 
-@dataclass
-class WatchedLayer(LayerRecord):
-    """A LayerRecord that also names the torch.nn module it came from."""
-
-    name: str = ""  # as in model.named_modules(), e.g. '3' or 'blocks.0.act'
-
-
-@dataclass
-class WatchedParam(ParamRecord):
-    """A ParamRecord that also names the parameter."""
-
-    name: str = ""  # as in model.named_parameters(), e.g. '2.weight'
-
-
 class Recording:
-    """What `watch` records; reads like nbdiag.train.Run (losses, update_ratios, layers, params, diverged_at...)."""
+    """What `watch` records: a records.RunRecord, as a train.Run is, built by hooks and `step()`."""
+
+    config = None  # no nbdiag Config trained this model
 
     def __init__(self, model, lr=None, layers=None, saturation=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
         if not isinstance(model, nn.Module):
@@ -77,27 +63,7 @@ class Recording:
         self._last = [(None, None)] * len(self._watched_modules)  # (out, grad) as the last step left them
         self._grads = [None] * len(self._params)  # each parameter's gradient at the last step
         self._losses = []
-        device = self._params[0].device
-        dtype = functools.reduce(torch.promote_types, [p.dtype for p in self._params], torch.float32)
-        # grows by doubling; rows [:steps] are filled
-        self._ratios = torch.empty(64, len(self._params), dtype=dtype, device=device)
-        self._ratios_done = 0  # steps whose update:data are in self._ratios
-        # Each step copies the parameters, flattened and grouped by size, into a row of self._snapshots; the
-        # update:data of a batch of steps are then computed at once, so a step costs one copy, not dozens of
-        # small reductions
-        order = sorted(range(len(self._params)), key=lambda i: self._params[i].numel())  # stable
-        self._order = torch.tensor(order, dtype=torch.long, device=device)
-        self._ordered = [self._params[i] for i in order]
-        sizes = [self._params[i].numel() for i in order]
-        self._groups, start = [], 0  # (start, count, numel) of each run of equal sizes in a row
-        for n in sorted(set(sizes)):
-            k = sizes.count(n)
-            self._groups.append((start, k, n))
-            start += k * n
-        self._batch = max(1, min(BATCH_STEPS, SNAPSHOT_NUMBERS // start - 1))
-        # row 0: the parameters before the first step not yet computed; row j: after the j-th such step
-        self._snapshots = torch.empty(self._batch + 1, start, dtype=dtype, device=device)
-        self._pending_steps = 0
+        self._update_ratios = UpdateRatios(self._params)
         self._state = "new"
         self.diverged_at = None
 
@@ -106,7 +72,7 @@ class Recording:
     def __enter__(self):
         if self._state != "new":
             raise RuntimeError("a watch records one stretch of training; start a new nbdiag.watch(model) for another")
-        self._flatten(self._snapshots[0])
+        self._update_ratios.start()
         try:
             for slot, (_, _, module) in enumerate(self._watched_modules):
                 self._handles.append(module.register_forward_hook(self._forward_hook(slot)))
@@ -155,56 +121,19 @@ class Recording:
                                "before the next optimizer.zero_grad()")
         self._grads = grads
         if self.snapshots is not None and self.snapshots.due(i):
-            self.snapshots.add(i, [WatchedLayer(index, type(module).__name__, out, grad, name) for
+            self.snapshots.add(i, [LayerRecord(index, type(module).__name__, out, grad, name) for
                                    (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
                                    if out is not None],
-                               [WatchedParam(k, tuple(p.shape), p, g, name)
+                               [ParamRecord(k, tuple(p.shape), p, g, name)
                                 for k, ((name, p), g) in enumerate(zip(self._named_params, grads))])
         if not math.isfinite(value):
             self.diverged_at = i
             return
-        self._pending_steps += 1
-        self._flatten(self._snapshots[self._pending_steps])
-        if i == 0 and torch.equal(self._snapshots[0], self._snapshots[1]):
+        if not self._update_ratios.step() and i == 0:
             warnings.warn("rec.step(loss) saw no parameter change since the watch began: "
                           "call it after optimizer.step(), not before", stacklevel=2)
-        if self._pending_steps == self._batch:
-            self._compute_ratios()
 
-    def _compute_ratios(self):
-        """log10 update:data of the steps whose snapshots wait in self._snapshots."""
-        m = self._pending_steps
-        if m == 0:
-            return
-        with torch.no_grad():
-            after = self._snapshots[1:m + 1]  # (m, numel) the parameters after each step
-            change = after - self._snapshots[:m]  # what the optimizer really did
-            # log10(std(change) / std(param after the update)), as the lesson defines update:data; both stds
-            # divide by the same sqrt(numel - 1), so the norms of the deviations from the mean give the ratio
-            dev = [torch.cat([_deviation(x[:, s:s + k * n].view(m, k, n)) for s, k, n in self._groups], dim=1)
-                   for x in (change, after)]  # 2 x (m, n_params) in self._order
-            start = self._ratios_done
-            while start + m > len(self._ratios):
-                self._ratios = torch.cat([self._ratios, torch.empty_like(self._ratios)])
-            self._ratios[start:start + m, self._order] = (dev[0] / dev[1]).log10()  # one element: 0/0 = NaN
-            self._snapshots[0].copy_(self._snapshots[m])
-        self._ratios_done, self._pending_steps = start + m, 0
-
-    # -- the records, read like nbdiag.train.Run
-
-    def _flatten(self, out):
-        """Write the parameters' values into `out` (total numel,), one after another in self._order."""
-        with torch.no_grad():  # so reshape makes plain views
-            return torch.cat([p.reshape(-1) for p in self._ordered], out=out)
-
-    def _param_data(self):
-        """Each parameter's value as the last step left it, in the model's order (views into a snapshot)."""
-        data, start, latest = [None] * len(self._params), 0, self._snapshots[self._pending_steps]
-        for i in self._order.tolist():
-            p = self._params[i]
-            data[i] = latest[start:start + p.numel()].view(p.shape)
-            start += p.numel()
-        return data
+    # -- the records (records.RunRecord)
 
     @property
     def losses(self):
@@ -214,22 +143,21 @@ class Recording:
     @property
     def update_ratios(self):
         """(steps updated, n_params) log10 update:data per step: std(actual change) / std(param after it)."""
-        self._compute_ratios()
-        return self._ratios[:self._ratios_done].float().cpu().clone()
+        return self._update_ratios.ratios()
 
     @property
     def layers(self):
-        """A WatchedLayer per watched layer, with output and output gradient at the last step."""
-        return [WatchedLayer(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
+        """A LayerRecord per watched layer, with output and output gradient at the last step."""
+        return [LayerRecord(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
                 for (index, name, module), (out, grad) in zip(self._watched_modules, self._last) if out is not None]
 
     @property
     def params(self):
-        """A WatchedParam per trainable parameter: its value after the last step, that step's gradient."""
+        """A ParamRecord per trainable parameter: its value after the last step, that step's gradient."""
         if self._state == "new":
             return []
-        return [WatchedParam(i, tuple(p.shape), data.cpu().clone(), _cpu(grad), name)
-                for i, ((name, p), data, grad) in enumerate(zip(self._named_params, self._param_data(), self._grads))]
+        return [ParamRecord(i, tuple(p.shape), data.cpu().clone(), _cpu(grad), name)
+                for i, ((name, p), data, grad) in enumerate(zip(self._named_params, self._update_ratios.latest(), self._grads))]
 
     @property
     def steps_done(self):
@@ -246,6 +174,84 @@ class Recording:
         lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
         return (f"diverged at step {self.diverged_at}: the loss became {loss} ({lr} is probably too large); "
                 f"recording stopped there")
+
+
+class UpdateRatios:
+    """log10 update:data of every parameter at every step: std(the change the optimizer really made) / std(param).
+
+    Each step copies the parameters, flattened and grouped by size, into a row of a buffer; the ratios of a batch
+    of up to BATCH_STEPS steps are then computed at once, so a step costs one copy, not dozens of small reductions.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        device = params[0].device
+        dtype = functools.reduce(torch.promote_types, [p.dtype for p in params], torch.float32)
+        self._ratios = torch.empty(64, len(params), dtype=dtype, device=device)  # grows by doubling
+        self._done = 0  # steps whose ratios are in self._ratios[:_done]
+        order = sorted(range(len(params)), key=lambda i: params[i].numel())  # stable
+        self._order = torch.tensor(order, dtype=torch.long, device=device)
+        self._ordered = [params[i] for i in order]
+        sizes = [params[i].numel() for i in order]
+        self._groups, start = [], 0  # (start, count, numel) of each run of equal sizes in a row
+        for n in sorted(set(sizes)):
+            k = sizes.count(n)
+            self._groups.append((start, k, n))
+            start += k * n
+        self._batch = max(1, min(BATCH_STEPS, SNAPSHOT_NUMBERS // start - 1))
+        # row 0: the parameters before the first step not yet computed; row j: after the j-th such step
+        self._copies = torch.empty(self._batch + 1, start, dtype=dtype, device=device)
+        self._pending = 0  # steps copied but not computed
+
+    def start(self):
+        """Copy the parameters as they are before the first step."""
+        self._flatten(self._copies[0])
+
+    def step(self):
+        """Copy the parameters after a step's update; False if that was the first step and it changed nothing."""
+        self._pending += 1
+        self._flatten(self._copies[self._pending])
+        unchanged = self._done == 0 and self._pending == 1 and torch.equal(self._copies[0], self._copies[1])
+        if self._pending == self._batch:
+            self._compute()
+        return not unchanged
+
+    def ratios(self):
+        """(steps, n_params) on the CPU, in float32."""
+        self._compute()
+        return self._ratios[:self._done].float().cpu().clone()
+
+    def latest(self):
+        """Each parameter's value as the last step left it, in the model's order (views into the buffer)."""
+        data, start, latest = [None] * len(self.params), 0, self._copies[self._pending]
+        for i in self._order.tolist():
+            p = self.params[i]
+            data[i] = latest[start:start + p.numel()].view(p.shape)
+            start += p.numel()
+        return data
+
+    def _flatten(self, out):
+        """Write the parameters' values into `out` (total numel,), one after another in self._order."""
+        with torch.no_grad():  # so reshape makes plain views
+            return torch.cat([p.reshape(-1) for p in self._ordered], out=out)
+
+    def _compute(self):
+        """The ratios of the steps whose copies wait in the buffer."""
+        m = self._pending
+        if m == 0:
+            return
+        with torch.no_grad():
+            after = self._copies[1:m + 1]  # (m, numel) the parameters after each step
+            change = after - self._copies[:m]  # what the optimizer really did
+            # log10(std(change) / std(param after the update)), as the lesson defines update:data; both stds
+            # divide by the same sqrt(numel - 1), so the norms of the deviations from the mean give the ratio
+            dev = [torch.cat([_deviation(x[:, s:s + k * n].view(m, k, n)) for s, k, n in self._groups], dim=1)
+                   for x in (change, after)]  # 2 x (m, n_params) in self._order
+            while self._done + m > len(self._ratios):
+                self._ratios = torch.cat([self._ratios, torch.empty_like(self._ratios)])
+            self._ratios[self._done:self._done + m, self._order] = (dev[0] / dev[1]).log10()  # one element: 0/0 = NaN
+            self._copies[0].copy_(self._copies[m])
+        self._done, self._pending = self._done + m, 0
 
 
 def _deviation(x):

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
 from . import health, plots, stats
+from .records import RunRecord
 from .session import Session, changed, shared_dataset
 from .train import PROGRESS_MIN_STEPS, Config, ConfigError, one_thread
 
@@ -131,8 +132,7 @@ def _describe(config):
 
 def _status_html(run):
     color = "#b00020" if run.diverged_at is not None else "inherit"
-    config = getattr(run, "config", None)  # what nbdiag.watch recorded has none
-    settings = f'<br><small>{html.escape(_describe(config))}</small>' if config is not None else ""
+    settings = f'<br><small>{html.escape(_describe(run.config))}</small>' if run.config is not None else ""
     return f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b>{settings}</div>'
 
 
@@ -169,7 +169,7 @@ def _band(view, run):
     if view == "saturation_over_time":
         return "saturation"
     tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
-    if view == "activations" and tanh_only and getattr(run, "saturation", None) is None:
+    if view == "activations" and tanh_only and run.saturation is None:
         return "tanh_output"  # tanh's own saturation rule; a user-given threshold would draw another band
     return None
 
@@ -484,9 +484,11 @@ class Dashboard(W.VBox):
 
     def __init__(self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None,
                  **config_values):
+        if run is not None and not isinstance(run, RunRecord):
+            raise ConfigError(f"run must be what nbdiag.train returns or nbdiag.watch recorded, got {type(run).__name__}")
         views = _chosen(views, VIEWS + OVER_TIME_VIEWS, "view")
         over_time = [view for view in views if view in OVER_TIME_VIEWS]
-        if over_time and snapshots is None and not stats.snapshot_steps(run):
+        if over_time and snapshots is None and (run is None or not stats.snapshot_steps(run)):
             raise ConfigError(f"views: {', '.join(over_time)} draws the run's snapshots; add snapshots=N (every N "
                               "steps), or record the run with snapshots")
         if run is not None:
@@ -495,9 +497,6 @@ class Dashboard(W.VBox):
             if given:
                 raise ConfigError(f"{', '.join(given)}: a recorded run is shown as it is and cannot be re-run; "
                                   "leave these out with run=, or record it again")
-            if not hasattr(run, "update_ratios") or not hasattr(run, "layers"):
-                raise ConfigError(f"run must be what nbdiag.train returns or nbdiag.watch recorded, "
-                                  f"got {type(run).__name__}")
             control_widgets, self.session = {}, Session(run=run)
         else:
             controls = _chosen(CONTROLS if controls is None else controls, CONTROLS, "control")

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from nbdiag import health, plots, stats, watch
-from nbdiag.stats import Snapshots
-from nbdiag.train import Config, LayerRecord, train
+from nbdiag.records import LayerRecord
+from nbdiag.snapshots import OVER_TIME_BINS, Snapshots
+from nbdiag.train import Config, train
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def test_every_n_schedule_is_honoured_and_ends_at_the_last_step(snapshot_run):
     assert [r.index for r in records] == [1, 3, 5, 7, 9]  # the lesson's tanh layers
     for r in records:
         assert list(r.steps) == [0, 25, 50, 75, 100, 125, 150, 175, 199]
-        assert r.density.shape == (9, stats.OVER_TIME_BINS) and list(r.edges[[0, -1]]) == [-1.0, 1.0]
+        assert r.density.shape == (9, OVER_TIME_BINS) and list(r.edges[[0, -1]]) == [-1.0, 1.0]
         widths = np.diff(r.edges)
         assert np.allclose((r.density * widths).sum(1), 1.0)  # each snapshot is a density
 
@@ -59,7 +60,7 @@ def test_memory_stays_bounded_on_a_long_run(dataset):
     gaps = np.diff(steps[:-1])
     assert len(set(gaps)) == 1 and gaps[0] >= 3000 // 8  # one interval, a power-of-two multiple of 1
     assert gaps[0] & (gaps[0] - 1) == 0
-    layers, weights, bins, hist = 5, 7, stats.OVER_TIME_BINS, stats.HISTOGRAM_BINS
+    layers, weights, bins, hist = 5, 7, OVER_TIME_BINS, stats.HISTOGRAM_BINS
     per_snapshot = layers * (bins + 4 + 4 * hist) + weights * 2 * hist  # the bound in Snapshots' docstring
     assert run.snapshots.numbers() == len(steps) * per_snapshot <= 8 * per_snapshot
 
@@ -96,7 +97,7 @@ def test_over_time_plots_draw_and_update_in_place(snapshot_run):
     records = stats.activations_over_time(snapshot_run)
     ax = plots.plot_activation_over_time(records, 3)
     [mesh] = [c for c in ax.collections if c.get_gid() == "over_time"]
-    assert mesh.get_array().shape == (stats.OVER_TIME_BINS, 9) and "layer 3 (Tanh)" in ax.get_title()
+    assert mesh.get_array().shape == (OVER_TIME_BINS, 9) and "layer 3 (Tanh)" in ax.get_title()
     assert plots.plot_activation_over_time(records, "layer 3 (Tanh)", ax=ax) is ax
     assert [c for c in ax.collections if c.get_gid() == "over_time"] == [mesh]  # same image, updated
     assert len(ax.figure.axes) == 2  # the plot and one colour bar

@@ -1,0 +1,46 @@
+"""What a run leaves for the diagnostics. nbdiag.train and nbdiag.watch both produce a RunRecord; stats, plots,
+health, session and widgets read a run only through its fields."""
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass
+class LayerRecord:
+    """One layer's output, and the gradient of the loss with respect to it, at one step."""
+
+    index: int  # position in the model's layer list (a train run) or in model.named_modules() (a watched model)
+    kind: str  # the layer's class name: 'Linear', 'BatchNorm1d', 'Tanh', 'ReLU', ...
+    out: torch.Tensor  # (batch, width) the layer's output
+    grad: torch.Tensor | None  # (batch, width) d loss / d out; None where no gradient reached the layer
+    name: str = ""  # a watched layer's name in model.named_modules(), e.g. 'blocks.0.act'; '' in a train run
+
+
+@dataclass
+class ParamRecord:
+    """One parameter after a step's update, with that step's gradient."""
+
+    index: int  # position in the model's parameter list (in a train run 0 is the embedding C)
+    shape: tuple
+    data: torch.Tensor
+    grad: torch.Tensor | None  # None where no gradient reached the parameter
+    name: str = ""  # a watched parameter's name in model.named_parameters(), e.g. '2.weight'; '' in a train run
+
+
+@runtime_checkable
+class RunRecord(Protocol):
+    """Every field the diagnostics read of a run: a train.Run or a watch.Recording."""
+
+    config: object  # the train.Config of a train run; None for a watched torch.nn model
+    lr: float | None  # the learning rate, for advice; None where a watch was not told it
+    saturation: float | None  # count |output| > this as saturated in every layer; None: per-kind rules (stats)
+    losses: torch.Tensor  # (steps_done,) the loss at each step
+    update_ratios: torch.Tensor  # (steps updated, n_params) log10 update:data at each step
+    layers: list  # LayerRecord per layer at the last step: every layer of a train run, the watched ones of a watch
+    watched: tuple  # indices of the layers the diagnostics inspect
+    params: list  # ParamRecord per parameter at the last step
+    snapshots: object  # the snapshots.Snapshots kept at a schedule of steps, or None
+    diverged_at: int | None  # the step whose loss was not finite, if any
+    steps_done: int
+    status: str  # one line saying how the run ended
