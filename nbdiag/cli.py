@@ -1,15 +1,15 @@
 """Command line: `python -m nbdiag tables [options]` prints the lesson's tables; `doctor` checks a machine."""
 import argparse
-import math
 import os
 import subprocess
 import sys
+from dataclasses import fields
 
 from . import kernels
 from .data import DataError, load_dataset
 from .doctor import doctor
 from .stats import LESSON_DIGITS, tables
-from .train import Config, ConfigError, parse_number, train
+from .train import KINDS, Config, ConfigError, expected, format_number, parse_number, train, valid
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,43 +17,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"nbdiag: error: {message}\n")
 
 
-def _positive(text):
-    """argparse type: a positive finite number, fractions like 5/3 allowed (argparse names the option)."""
-    try:
-        value = parse_number(text, "value")
-    except ConfigError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number such as 0.1 or 5/3, got {text!r}")
-    return value
+def _value(name):
+    """argparse type: the text as a value option `name` takes (argparse names the option in its error)."""
 
-
-def _whole(low):
     def parse(text):
         try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text!r}")
+            value = parse_number(text, name) if KINDS[name] is float else int(text)
+        except (ConfigError, ValueError):
+            value = None
+        if not valid(name, value):
+            raise argparse.ArgumentTypeError(f"must be {expected(name)}, got {text!r}")
         return value
 
     return parse
 
 
 def make_parser():
-    d = Config()
+    """`tables` takes every Config option that has a flag (train.Option), plus --data."""
     parser = _Parser(prog="python -m nbdiag", description="Diagnostics of the makemore MLP, as the lesson prints them.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("tables", help="train, then print the activation, gradient, weight-gradient and update:data tables")
-    t.add_argument("--gain", type=_positive, default=d.gain, help="initialization gain, e.g. 5/3 (default 5/3)")
-    t.add_argument("--batchnorm", action="store_true", help="a BatchNorm1d after every Linear")
-    t.add_argument("--no-tanh", dest="tanh", action="store_false", help="remove the tanh layers (a linear sandwich)")
-    t.add_argument("--no-fan-in", dest="fan_in_scaling", action="store_false",
-                   help="do not divide initial weights by sqrt(fan_in)")
-    t.add_argument("--lr", type=_positive, default=d.lr, help=f"learning rate (default {d.lr})")
-    t.add_argument("--steps", type=_whole(1), default=d.steps, help="optimization steps (default 1)")
-    t.add_argument("--seed", type=_whole(0), default=d.seed, help=f"generator seed (default {d.seed})")
+    for f in fields(Config):
+        option = f.metadata["option"]
+        if not option.flag:
+            continue
+        if f.type is bool:  # a switch: its flag turns the default around
+            t.add_argument(option.flag, dest=f.name, action="store_false" if f.default else "store_true",
+                           help=f"turn off: {option.help}" if f.default else option.help)
+        else:
+            t.add_argument(option.flag, dest=f.name, type=_value(f.name), default=f.default,
+                           help=f"{option.help} (default {format_number(f.default)})")
     t.add_argument("--data", default=None, help="a one-word-per-line file (default: the names data set)")
     sub.add_parser("doctor", help="check this machine before class: versions, widgets, data, CPU kernels, speed")
     return parser
@@ -68,8 +61,7 @@ def _tables(args):
         command = [sys.executable, "-m", "nbdiag", "tables", *args.argv]
         return subprocess.run(command, env={**pinned, PINNED_MARK: "1"}).returncode
     try:
-        config = Config(gain=args.gain, batchnorm=args.batchnorm, tanh=args.tanh, fan_in_scaling=args.fan_in_scaling,
-                        lr=args.lr, steps=args.steps, seed=args.seed)
+        config = Config(**{f.name: getattr(args, f.name) for f in fields(Config) if f.metadata["option"].flag})
         dataset = load_dataset(args.data)
     except (ConfigError, DataError) as e:
         print(f"nbdiag: error: {e}", file=sys.stderr)

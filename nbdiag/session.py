@@ -4,10 +4,7 @@ import functools
 
 from .data import load_dataset
 from .stats import tables
-from .train import Config, ConfigError, train
-
-OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
-SWITCHES = ("batchnorm", "tanh", "fan_in_scaling")  # the on/off options
+from .train import Config, check, train
 
 
 @functools.cache
@@ -19,10 +16,7 @@ def shared_dataset():
 def changed(config, **changes):
     """`config` with `changes` applied and checked: a ConfigError names any unknown or invalid option."""
     for name, value in changes.items():
-        if name not in OPTIONS:
-            raise ConfigError(f"unknown option {name!r}; the options are {', '.join(OPTIONS)}")
-        if name in SWITCHES and not isinstance(value, bool):
-            raise ConfigError(f"{name} must be True or False, got {value!r}")
+        check(name, value)
     return dataclasses.replace(config, **changes)
 
 

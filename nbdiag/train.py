@@ -1,7 +1,7 @@
 """The run configuration, the model it builds, and the instrumented training loop."""
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
 import torch
@@ -19,44 +19,116 @@ class ConfigError(ValueError):
     """A configuration value outside what the network can be built or trained with."""
 
 
+@dataclass(frozen=True)
+class Option:
+    """One Config field, described once: its validation, its command-line option and its dashboard control
+    are all derived from this."""
+
+    help: str  # what it does, in one line: the command line's help and the control's tooltip
+    label: str = ""  # the dashboard's name for it (default: the field's name)
+    low: int = 1  # a whole-number option's smallest valid value (a float option must be positive and finite)
+    high: int = None  # a whole-number option's largest valid value, if it has one
+    flag: str = ""  # the command-line option ('--no-tanh' turns a default-on switch off); '' for none
+    control: str = ""  # the dashboard control: 'slider', 'log slider', 'box' or, for a bool, 'switch'; '' for none
+    limits: tuple = ()  # (low, high) of the control, inside the valid range
+    step: float = 1  # the slider's step
+    live: bool = True  # the control runs while it moves; False: only on release (runs too long to follow a drag)
+
+
+def _option(default, help, **description):
+    return field(default=default, metadata={"option": Option(help, **description)})
+
+
 @dataclass
 class Config:
-    """Everything that decides a run; the defaults are the lecture's."""
+    """Everything that decides a run; the defaults are the lecture's. Each field's Option (Config.option(name))
+    says what it does, what values it takes, and how the command line and the dashboard offer it."""
 
-    n_embd: int = 10  # size of each character's embedding vector
-    n_hidden: int = 100  # neurons in each hidden layer
-    depth: int = 5  # number of hidden layers
-    gain: float = 5 / 3  # multiplies every Linear weight before the last layer (5/3 suits tanh)
-    batchnorm: bool = False  # a BatchNorm1d after every Linear (Linears then have no bias)
-    tanh: bool = True  # a Tanh after every hidden layer; off gives a stack of linear layers
-    last_layer_scale: float = 0.1  # shrinks the last Linear's weight (or last BatchNorm's gamma) for a less confident start
-    fan_in_scaling: bool = True  # divide initial weights by sqrt(fan_in) (Kaiming-style)
-    lr: float = 0.1  # SGD learning rate
-    batch_size: int = 32  # examples per step
-    steps: int = 1  # optimization steps; the lesson's first tables come after 1
-    seed: int = 2147483647  # seeds the one generator that draws weights and minibatches
+    n_embd: int = _option(10, "size of each character's embedding vector")
+    n_hidden: int = _option(100, "neurons in each hidden layer", label="neurons per layer", control="slider",
+                            limits=(10, 500), step=10)
+    depth: int = _option(5, "number of hidden layers", label="hidden layers", control="slider", limits=(1, 10))
+    gain: float = _option(5 / 3, "multiplies the initial weights before the last layer; 5/3 suits tanh",
+                          flag="--gain", control="slider", limits=(0.2, 5.0), step=0.01)
+    batchnorm: bool = _option(False, "a BatchNorm1d after every Linear, before the tanh (the Linears lose their bias)",
+                              label="batch norm", flag="--batchnorm", control="switch")
+    tanh: bool = _option(True, "a Tanh after every hidden layer; off gives a stack of linear layers",
+                         label="tanh layers", flag="--no-tanh", control="switch")
+    last_layer_scale: float = _option(0.1, "shrinks the last Linear's weight (or last BatchNorm's gamma) for a less "
+                                           "confident start")
+    fan_in_scaling: bool = _option(True, "divide the initial weights by sqrt(fan_in) (Kaiming-style)",
+                                   label="fan_in scaling", flag="--no-fan-in", control="switch")
+    lr: float = _option(0.1, "the SGD learning rate: the size of each step", label="learning rate", flag="--lr",
+                        control="log slider", limits=(1e-3, 10.0))
+    batch_size: int = _option(32, "examples per step")
+    steps: int = _option(1, "optimization steps; the lesson's first tables come after 1", label="training steps",
+                         flag="--steps", control="slider", limits=(1, 3000), live=False)
+    # the control's largest seed is the largest whole number a browser holds exactly
+    seed: int = _option(2147483647, "seeds the one generator that draws the weights and the minibatches",
+                        label="random seed", low=0, high=2**63 - 1, flag="--seed", control="box", limits=(0, 2**53 - 1))
+
+    @staticmethod
+    def option(name):
+        """The Option describing field `name`."""
+        return next(f.metadata["option"] for f in fields(Config) if f.name == name)
 
     def __post_init__(self):
         if isinstance(self.gain, (str, Fraction)):
             self.gain = parse_number(self.gain, "gain")
-        positive = {"gain": self.gain, "lr": self.lr, "last_layer_scale": self.last_layer_scale}
-        for name, value in positive.items():
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
-        at_least_one = {"n_embd": self.n_embd, "n_hidden": self.n_hidden, "depth": self.depth,
-                        "steps": self.steps}
-        at_least_one["batch_size"] = self.batch_size
-        for name, value in at_least_one.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        for f in fields(self):
+            check(f.name, getattr(self, f.name))
         if self.batchnorm and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 with batchnorm (the batch variance needs two examples)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be a whole number from 0 to 2**63-1, got {self.seed!r}")
+
+
+OPTIONS = tuple(f.name for f in fields(Config))
+KINDS = {f.name: f.type for f in fields(Config)}  # bool, int or float
+
+
+def expected(name):
+    """What option `name` takes, in words: 'a whole number >= 1'."""
+    kind, option = KINDS[name], Config.option(name)
+    if kind is bool:
+        return "True or False"
+    if kind is float:
+        return "a positive number such as 0.1 or 5/3"
+    return f"a whole number >= {option.low}" if option.high is None else \
+        f"a whole number from {option.low} to {option.high}"
+
+
+def valid(name, value):
+    """Whether `value` is one that option `name` takes."""
+    kind, option = KINDS[name], Config.option(name)
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float)) and 0 < value < math.inf
+    return isinstance(value, int) and option.low <= value and (option.high is None or value <= option.high)
+
+
+def check(name, value):
+    """`value`, if option `name` takes it; else a ConfigError naming the option."""
+    if name not in KINDS:
+        raise ConfigError(f"unknown option {name!r}; the options are {', '.join(OPTIONS)}")
+    if not valid(name, value):
+        raise ConfigError(f"{name} must be {expected(name)}, got {value!r}")
+    return value
+
+
+def format_number(x):
+    """A number as a student writes it: 0.1, 2000, and 5/3 for a gain no short decimal gives exactly."""
+    if isinstance(x, int):
+        return str(x)
+    if float(f"{x:g}") == x:
+        return f"{x:g}"
+    fraction = Fraction(x).limit_denominator(12)
+    return f"{fraction.numerator}/{fraction.denominator}" if float(fraction) == x else f"{x:g}"
 
 
 def parse_number(text, name):
-    """A positive number from text such as '5/3', '0.5' or '1e-3', or a ConfigError naming `name`."""
+    """A number from text such as '5/3', '0.5' or '1e-3', or a ConfigError naming `name`."""
     try:
         value = float(Fraction(str(text).strip()))
     except (ValueError, ZeroDivisionError):

@@ -16,7 +16,6 @@ import math
 import time
 import traceback
 from contextlib import nullcontext
-from fractions import Fraction
 
 import ipywidgets as W
 from IPython import get_ipython
@@ -27,14 +26,13 @@ from matplotlib.colors import to_hex
 from . import health, plots, stats
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
-from .train import PROGRESS_MIN_STEPS, Config, ConfigError, one_thread
+from .train import KINDS, PROGRESS_MIN_STEPS, Config, ConfigError, format_number, one_thread
 
 CONTROLS = ("gain", "lr", "batchnorm", "tanh", "fan_in_scaling", "depth", "n_hidden", "steps", "seed")
 VIEWS = ("activations", "gradients", "weight_gradients", "update_ratios")  # the lesson's four, shown by default
 OVER_TIME_VIEWS = ("saturation_over_time",)  # views of a run's snapshots: a dashboard with snapshots=N can add them
 TIME_VIEWS = ("update_ratios", *OVER_TIME_VIEWS)  # step on x: the step slider marks the step instead
 GAIN_PRESETS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
-MAX_SEED = 2**53 - 1  # the largest whole number a browser holds exactly
 MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
 TICKS = 3  # tick labels per axis: text is most of a redraw's time, so keep it short
 DPI = 72  # pixels per inch: fewer pixels to render and to encode at each redraw
@@ -59,41 +57,31 @@ def _snap_lr(value):
     return float(f"{value:.3g}")
 
 
-def _slider(cls, **kw):
-    return cls(style=_STYLE, layout=W.Layout(width="34em"), **kw)
+_SNAP = {"gain": _snap_gain, "lr": _snap_lr}  # what a float control sends back, as the config value it means
 
 
-def _switch(description, tooltip):
-    return lambda value: W.Checkbox(value=value, description=description, tooltip=tooltip, indent=False,
-                                    layout=W.Layout(width="auto", margin="0 2em 0 0"))
+def _config_value(name, value):
+    """A control's value as option `name`'s value."""
+    return _SNAP[name](value) if name in _SNAP else KINDS[name](value)
 
 
-# name -> (make the control from a config value, turn the control's value into a config value)
-_CONTROLS = {
-    "gain": (lambda v: _slider(W.FloatSlider, value=v, min=0.2, max=5.0, step=0.01, readout_format=".2f",
-                               description="gain", tooltip="multiplies the initial weights; 5/3 suits tanh"),
-             _snap_gain),
-    "lr": (lambda v: _slider(W.FloatLogSlider, value=v, base=10, min=-3, max=1, step=0.1, readout_format=".3g",
-                             description="learning rate", tooltip="the size of each SGD step"),
-           _snap_lr),
-    "batchnorm": (_switch("batch norm", "normalize every layer over the batch, before the tanh"), bool),
-    "tanh": (_switch("tanh layers", "off: a stack of linear layers"), bool),
-    "fan_in_scaling": (_switch("fan_in scaling", "divide the initial weights by √fan_in"), bool),
-    "depth": (lambda v: _slider(W.IntSlider, value=v, min=1, max=10, description="hidden layers"), int),
-    "n_hidden": (lambda v: _slider(W.IntSlider, value=v, min=10, max=500, step=10, description="neurons per layer"),
-                 int),
-    # update on release only: a drag through long runs would run each of them
-    "steps": (lambda v: _slider(W.IntSlider, value=v, min=1, max=3000, continuous_update=False,
-                                description="training steps"), int),
-    "seed": (lambda v: W.BoundedIntText(value=v, min=0, max=MAX_SEED, description="random seed", style=_STYLE,
-                                        tooltip="seeds the initial weights and the minibatches"), int),
-}
-
-
-def _bounds(control):
-    if isinstance(control, W.FloatLogSlider):
-        return control.base**control.min, control.base**control.max
-    return (control.min, control.max) if hasattr(control, "min") else None
+def _control(name, value):
+    """The control that train.Config's Option for `name` describes, showing `value`."""
+    option = Config.option(name)
+    label, (low, high) = option.label or name, option.limits or (None, None)
+    if option.control == "switch":
+        return W.Checkbox(value=value, description=label, tooltip=option.help, indent=False,
+                          layout=W.Layout(width="auto", margin="0 2em 0 0"))
+    if option.control == "box":
+        return W.BoundedIntText(value=value, min=low, max=high, description=label, tooltip=option.help, style=_STYLE)
+    common = dict(value=value, description=label, tooltip=option.help, continuous_update=option.live,
+                  style=_STYLE, layout=W.Layout(width="34em"))
+    if option.control == "log slider":
+        return W.FloatLogSlider(base=10, min=math.log10(low), max=math.log10(high), step=0.1, readout_format=".3g",
+                                **common)
+    if KINDS[name] is float:
+        return W.FloatSlider(min=low, max=high, step=option.step, readout_format=".2f", **common)
+    return W.IntSlider(min=low, max=high, step=option.step, **common)
 
 
 def _make_controls(names, config):
@@ -101,10 +89,10 @@ def _make_controls(names, config):
     controls = {}
     for name in names:
         value = getattr(config, name)
-        controls[name] = control = _CONTROLS[name][0](value)
-        bounds = _bounds(control)
-        if bounds and not bounds[0] <= value <= bounds[1]:
-            raise ConfigError(f"{name}={value!r} is outside its control's range, {bounds[0]:g} to {bounds[1]:g}")
+        controls[name] = _control(name, value)
+        limits = Config.option(name).limits
+        if limits and not limits[0] <= value <= limits[1]:
+            raise ConfigError(f"{name}={value!r} is outside its control's range, {limits[0]:g} to {limits[1]:g}")
     return controls
 
 
@@ -116,18 +104,13 @@ def _chosen(names, allowed, kind):
     return names
 
 
-def _gain_text(gain):
-    fraction = Fraction(gain).limit_denominator(12)
-    return f"{fraction.numerator}/{fraction.denominator}" if fraction.denominator > 1 and float(fraction) == gain \
-        else f"{gain:g}"
-
-
 def _describe(config):
-    """One line a student can read: the settings that differ between lesson runs."""
-    on = {True: "on", False: "off"}
-    return (f"gain {_gain_text(config.gain)} · learning rate {config.lr:g} · batch norm {on[config.batchnorm]} · "
-            f"tanh {on[config.tanh]} · fan_in scaling {on[config.fan_in_scaling]} · "
-            f"{config.depth} hidden layers of {config.n_hidden} · seed {config.seed}")
+    """One line a student can read: the dashboard's settings of the run (the status line gives its steps)."""
+    def shown(name):
+        value = getattr(config, name)
+        return ("on" if value else "off") if KINDS[name] is bool else format_number(value)
+
+    return " · ".join(f"{Config.option(name).label or name} {shown(name)}" for name in CONTROLS if name != "steps")
 
 
 def _status_html(run):
@@ -370,7 +353,7 @@ class _Panel:
     def _changed(self, name, change):
         """A control moved: queue the change, then run it now or at the kernel's next turn."""
         try:
-            pending = self.session.request(**{name: _CONTROLS[name][1](change["new"])})
+            pending = self.session.request(**{name: _config_value(name, change["new"])})
         except Exception:
             return self._show_error()
         if pending is None:  # e.g. the slider echoing 5/3 back as 1.67
@@ -455,7 +438,7 @@ class _Panel:
         # quick runs follow a drag; long ones wait for the release (a recorded run has no controls, nor config)
         live = not self.controls or run.config.steps < PROGRESS_MIN_STEPS
         for name, control in self.controls.items():
-            if isinstance(control, _SLIDERS) and name != "steps":
+            if isinstance(control, _SLIDERS) and Config.option(name).live:
                 control.continuous_update = live
         if self.errors.outputs:
             self.errors.outputs = ()
