@@ -18,6 +18,30 @@ def dataset():
     return load_dataset()
 
 
+@pytest.fixture(scope="session")
+def run(dataset):
+    """The lesson's network after 50 steps."""
+    from nbdiag import Config, train
+
+    return train(Config(steps=50), dataset)
+
+
+@pytest.fixture(scope="session")
+def diverged(dataset):
+    """A linear sandwich at lr 1000: its loss becomes inf within 30 steps."""
+    from nbdiag import Config, train
+
+    return train(Config(lr=1000, tanh=False, steps=30), dataset)
+
+
+@pytest.fixture(scope="session")
+def snapshot_run(dataset):
+    """The lesson's network after 200 steps, with a snapshot every 25."""
+    from nbdiag import Config, train
+
+    return train(Config(steps=200), dataset, progress=False, snapshots=25)
+
+
 @pytest.fixture
 def trained(monkeypatch):
     """Records the config of every training run that sessions (and so dashboards) start."""

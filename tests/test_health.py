@@ -4,12 +4,11 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from nbdiag import health, stats
 from nbdiag.health import Finding, diagnose, format_findings, healthy_bands
 from nbdiag.train import Config, train
-from nbdiag.watch import watch
+from torch_models import train_watched
 
 
 @pytest.fixture(scope="module")
@@ -100,26 +99,12 @@ def relu_net(dead_bias=None, seed=0):
     return model
 
 
-def watched_relu_run(model, steps=20):
-    g = torch.Generator().manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    with watch(model, lr=1e-3) as rec:
-        for _ in range(steps):
-            x, y = torch.randn(64, 20, generator=g), torch.randint(0, 5, (64,), generator=g)
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
-    return rec
-
-
 def test_a_relu_network_with_many_dead_units_is_flagged():
-    rec = watched_relu_run(relu_net(dead_bias=-100.0))
+    rec = train_watched(relu_net(dead_bias=-100.0), 20, torch.optim.Adam, 1e-3, lr=1e-3)
     [finding] = codes(diagnose(rec), "dead_units")
     assert finding.layer == "layer 3 (ReLU)" and finding.value == pytest.approx(0.6, abs=0.01)
     assert "60 of 100 units" in finding.message
-    healthy = watched_relu_run(relu_net())
+    healthy = train_watched(relu_net(), 20, torch.optim.Adam, 1e-3, lr=1e-3)
     assert not codes(diagnose(healthy), "dead_units")
     assert not codes(diagnose(healthy), "saturated")  # half of a ReLU's outputs are 0: normal, not saturation
     assert 30 < stats.activation_stats(healthy)[0].saturated < 70  # ReLU's rule: the percent exactly 0
@@ -142,39 +127,3 @@ def test_healthy_bands_cover_the_lessons_good_runs(batchnorm_run):
 
 
 # -- theory next to measurement: the linear prediction of the std per layer at initialization
-
-
-def test_linear_prediction_matches_the_linear_sandwich(dataset):
-    config = Config(tanh=False)
-    predicted = stats.predicted_std(config, dataset.vocab_size)
-    run = train(config, dataset)
-    measured_acts, measured_grads = stats.activation_stats(run), stats.gradient_stats(run)
-    assert [p.index for p in predicted] == [a.index for a in measured_acts] == [0, 1, 2, 3, 4]
-    assert [p.activation_std for p in predicted] == pytest.approx([(5 / 3) ** k for k in range(1, 6)])
-    for p, a, g in zip(predicted, measured_acts, measured_grads):
-        assert p.activation_std == pytest.approx(a.std, rel=0.05)  # a batch of 32 measures it to a few percent
-        assert p.gradient_std == pytest.approx(g.std, rel=0.15)
-    # the gradient nearest the loss: sqrt(V - 1) / (V * B) through the shrunk last layer
-    assert predicted[-1].gradient_std == pytest.approx(26**0.5 / (27 * 32) * 27**0.5 * 0.1 / 10)
-
-
-def test_tanh_departs_from_the_linear_prediction(dataset):
-    config = Config()
-    predicted = stats.predicted_std(config, dataset.vocab_size)
-    measured = stats.activation_stats(train(config, dataset))
-    assert [p.index for p in predicted] == [m.index for m in measured] == [1, 3, 5, 7, 9]
-    # the linear stack grows by the gain each layer; tanh squashes it back below 1
-    assert all(m.std < 1 < p.activation_std for p, m in zip(predicted, measured))
-    assert predicted[-1].activation_std / measured[-1].std > 15
-    gain_half = stats.predicted_std(Config(gain=0.5), dataset.vocab_size)  # small values: tanh is nearly linear
-    measured = stats.gradient_stats(train(Config(gain=0.5), dataset))
-    for p, m in zip(gain_half, measured):
-        assert p.gradient_std == pytest.approx(m.std, rel=0.1)
-
-
-def test_prediction_follows_fan_in_scaling_and_batchnorm(dataset):
-    unscaled = stats.predicted_std(Config(fan_in_scaling=False, tanh=False), dataset.vocab_size)
-    assert unscaled[0].activation_std == pytest.approx(5 / 3 * 30**0.5)
-    bn = stats.predicted_std(Config(batchnorm=True), dataset.vocab_size)
-    assert [p.index for p in bn] == [2, 5, 8, 11, 14]
-    assert [p.activation_std for p in bn] == pytest.approx([1.0] * 5)  # batchnorm resets the std to gamma = 1

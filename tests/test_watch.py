@@ -14,6 +14,7 @@ from nbdiag.health import diagnose
 from nbdiag.layers import BatchNorm1d
 from nbdiag.train import Config, build_model, train
 from nbdiag.watch import watch
+from torch_models import batches, small_mlp, train_watched
 
 
 def torch_copy(config, dataset):
@@ -41,7 +42,7 @@ def torch_copy(config, dataset):
     return nn.Sequential(*modules), g
 
 
-def train_watched(config, dataset, **watch_options):
+def watched_lesson_copy(config, dataset, **watch_options):
     """train()'s loop, written as a student would with torch.nn and torch.optim.SGD, inside watch."""
     model, g = torch_copy(config, dataset)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
@@ -80,7 +81,7 @@ def assert_same_records(rec, run):
 
 @pytest.mark.parametrize("config", [Config(gain=3), Config(steps=60)], ids=["gain3-1step", "60steps"])
 def test_watched_torch_nn_network_records_the_from_scratch_numbers(config, dataset):
-    rec = train_watched(config, dataset)
+    rec = watched_lesson_copy(config, dataset)
     run = train(config, dataset)
     assert_same_records(rec, run)
     if config.gain == 3:  # the lesson's table, from hooks on torch.nn modules
@@ -91,7 +92,7 @@ def test_watched_batchnorm_network_matches_with_biased_variance(dataset, monkeyp
     """torch.nn.BatchNorm1d normalizes with the biased batch variance, the lecture's layer with the unbiased
     one; with nbdiag's BatchNorm1d switched to the biased variance the two runs agree."""
     config = Config(batchnorm=True, steps=30)
-    rec = train_watched(config, dataset)
+    rec = watched_lesson_copy(config, dataset)
     unbiased = train(config, dataset)
     train_module = importlib.import_module("nbdiag.train")  # the module: nbdiag.train is also the function's name
     monkeypatch.setattr(train_module, "BatchNorm1d", functools.partial(BatchNorm1d, unbiased=False))
@@ -100,34 +101,6 @@ def test_watched_batchnorm_network_matches_with_biased_variance(dataset, monkeyp
     # the unbiased variance differs by a factor 32/31: close, but measurably not the same
     a, b = stats.activation_stats(rec)[0].std, stats.activation_stats(unbiased)[0].std
     assert a != pytest.approx(b, rel=1e-4) and a == pytest.approx(b, rel=0.05)
-
-
-def small_mlp(activation=nn.Tanh, width=64, depth=3, seed=0):
-    torch.manual_seed(seed)
-    layers, fan_in = [], 20
-    for _ in range(depth):
-        layers += [nn.Linear(fan_in, width), activation()]
-        fan_in = width
-    return nn.Sequential(*layers, nn.Linear(fan_in, 5))
-
-
-def batches(n, batch_size=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(n):
-        yield torch.randn(batch_size, 20, generator=g), torch.randint(0, 5, (batch_size,), generator=g)
-
-
-def watched_sgd(model, steps, sgd_lr=0.1, **watch_options):
-    """Train `model` with plain SGD on `steps` seeded batches inside watch(); returns the record."""
-    opt = torch.optim.SGD(model.parameters(), lr=sgd_lr)
-    with watch(model, **watch_options) as rec:
-        for x, y in batches(steps):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss)
-    return rec
 
 
 def all_hooks(model):
@@ -158,7 +131,7 @@ def test_hooks_are_removed_after_an_exception():
 
 def test_hooks_are_removed_on_a_normal_exit_and_records_stay():
     model = small_mlp()
-    rec = watched_sgd(model, 3)
+    rec = train_watched(model, 3)
     assert all_hooks(model) == []
     assert rec.steps_done == 3 and rec.update_ratios.shape == (3, len(list(model.parameters())))
     assert rec.status.startswith("recorded 3 steps")
@@ -233,7 +206,7 @@ def test_layer_choice_default_names_classes_and_errors():
 
 def test_watched_run_feeds_stats_tables_and_labels_with_names():
     model = small_mlp(nn.GELU)
-    rec = watched_sgd(model, 3, sgd_lr=0.1, lr=0.1)
+    rec = train_watched(model, 3, optimizer_lr=0.1, lr=0.1)
     text = stats.tables(rec)
     assert "layer 1 (      GELU)" in text and "recorded 3 steps" in text
     assert [h.label for h in stats.activation_histograms(rec)] == ["layer 1 (GELU)", "layer 3 (GELU)", "layer 5 (GELU)"]
@@ -245,7 +218,7 @@ def test_watched_run_draws_with_the_lessons_plots():
     from nbdiag import plots
 
     model = small_mlp()
-    rec = watched_sgd(model, 4)
+    rec = train_watched(model, 4)
     ax = plots.plot_activations(stats.activation_histograms(rec))
     assert [line.get_label() for line in ax.get_lines()] == ["layer 1 (Tanh)", "layer 3 (Tanh)", "layer 5 (Tanh)"]
     ax = plots.plot_update_ratios(stats.update_ratio_history(rec))
@@ -277,7 +250,7 @@ def test_user_threshold_and_per_kind_saturation_rules():
 
 def test_divergence_is_recorded_and_recording_stops_there():
     model = small_mlp(nn.Identity)  # a linear sandwich, as the lesson's lr=1000 run without tanh
-    rec = watched_sgd(model, 20, sgd_lr=1e6, lr=1e6)
+    rec = train_watched(model, 20, optimizer_lr=1e6, lr=1e6)
     assert rec.diverged_at is not None and rec.steps_done == rec.diverged_at + 1
     assert not math.isfinite(rec.losses[-1].item()) and len(rec.update_ratios) == rec.diverged_at
     assert rec.status.startswith(f"diverged at step {rec.diverged_at}") and "lr 1e+06" in rec.status

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("NBDIAG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = "NBDIAG_REQUIRE_BROWSER"  # =1 (as in .ci/run): a missing browser fails instead of skipping

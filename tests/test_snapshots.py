@@ -1,18 +1,13 @@
-"""Diagnostics over training time (snapshots in bounded memory), the theory-vs-measurement picture, healthy bands."""
-import matplotlib.pyplot as plt
+"""nbdiag.snapshots: the diagnostics over training time, kept on a schedule in bounded memory."""
 import numpy as np
 import pytest
 import torch
 
-from nbdiag import health, plots, stats, watch
+from nbdiag import stats, watch
 from nbdiag.records import LayerRecord
 from nbdiag.snapshots import OVER_TIME_BINS, Snapshots
 from nbdiag.train import Config, train
-
-
-@pytest.fixture(scope="module")
-def snapshot_run(dataset):
-    return train(Config(steps=200), dataset, progress=False, snapshots=25)
+from torch_models import train_watched
 
 
 def test_every_n_schedule_is_honoured_and_ends_at_the_last_step(snapshot_run):
@@ -81,61 +76,11 @@ def test_bad_schedules_are_rejected_naming_the_option(dataset, schedule, max_sna
         train(Config(steps=3), dataset, snapshots=schedule, max_snapshots=max_snapshots)
 
 
-def test_a_run_without_snapshots_says_how_to_get_them(dataset):
-    with pytest.raises(ValueError, match="snapshots="):
-        stats.activations_over_time(train(Config(), dataset))
-
-
 def test_linear_layers_get_bins_from_the_first_snapshot(dataset):
     run = train(Config(steps=50, tanh=False), dataset, progress=False, snapshots=10)
     r = stats.activations_over_time(run)[0]
     assert r.kind == "Linear" and r.edges[0] < -1 and r.edges[-1] > 1
     assert (r.outside >= 0).all() and r.outside[0] == 0  # the first snapshot fits its own (widened) range
-
-
-def test_over_time_plots_draw_and_update_in_place(snapshot_run):
-    records = stats.activations_over_time(snapshot_run)
-    ax = plots.plot_activation_over_time(records, 3)
-    [mesh] = [c for c in ax.collections if c.get_gid() == "over_time"]
-    assert mesh.get_array().shape == (OVER_TIME_BINS, 9) and "layer 3 (Tanh)" in ax.get_title()
-    assert plots.plot_activation_over_time(records, "layer 3 (Tanh)", ax=ax) is ax
-    assert [c for c in ax.collections if c.get_gid() == "over_time"] == [mesh]  # same image, updated
-    assert len(ax.figure.axes) == 2  # the plot and one colour bar
-    with pytest.raises(ValueError, match="1, 3, 5, 7, 9"):
-        plots.plot_activation_over_time(records, 2)
-    axes = plots.plot_layer_stats_over_time(records)
-    assert len(axes) == 3 and [len(a.get_lines()) for a in axes] == [5, 5, 5]
-    assert list(axes[1].get_lines()[0].get_ydata()) == list(records[0].std)
-    assert any(p.get_gid() == "healthy_band" for p in axes[2].patches)
-    plt.close("all")
-
-
-def test_predicted_std_is_drawn_over_the_measured(dataset):
-    run = train(Config(), dataset)
-    predicted = stats.predicted_std(run.config, dataset.vocab_size)
-    acts, grads = stats.activation_stats(run), stats.gradient_stats(run)
-    forward, backward = plots.plot_predicted_std(predicted, acts, grads)
-    assert forward.get_yscale() == "log" and backward.get_yscale() == "log"
-    pred_line, measured_line = forward.get_lines()
-    assert list(pred_line.get_ydata()) == [p.activation_std for p in predicted]
-    assert list(measured_line.get_ydata()) == [s.std for s in acts]
-    assert list(backward.get_lines()[1].get_ydata()) == [s.std for s in grads]
-    assert pred_line.get_ydata()[-1] > 10 * measured_line.get_ydata()[-1]  # tanh squashes what gain 5/3 grows
-    plt.close("all")
-
-
-def test_healthy_bands_are_shaded_once(snapshot_run):
-    ax = plots.plot_update_ratios(stats.update_ratio_history(snapshot_run))
-    plots.shade_healthy_bands(ax, "update_ratio")
-    plots.shade_healthy_bands(ax, "update_ratio")
-    [band] = [p for p in ax.patches if p.get_gid() == "healthy_band"]
-    low, high = health.healthy_bands()["update_ratio"].low, health.healthy_bands()["update_ratio"].high
-    corners = band.get_transform().transform(band.get_path().vertices)
-    data_y = ax.transData.inverted().transform(corners)[:, 1]
-    assert min(data_y) == pytest.approx(low) and max(data_y) == pytest.approx(high)
-    with pytest.raises(ValueError, match="update_ratio"):
-        plots.shade_healthy_bands(ax, "loss")
-    plt.close("all")
 
 
 def test_watch_keeps_snapshots_of_a_torch_nn_model_on_its_schedule():
@@ -185,26 +130,13 @@ def test_snapshots_hold_the_pictures_of_their_step(dataset):
         stats.pictures_at(first, 0)
 
 
-def test_watch_snapshots_hold_gradient_pictures_too(watched_adam):
+def test_watch_snapshots_hold_gradient_pictures_too():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    rec = watched_adam(model, 7, snapshots=3)
+    rec = train_watched(model, 7, torch.optim.Adam, 0.01, inputs=8, classes=3, snapshots=3)
     assert stats.snapshot_steps(rec) == [0, 3, 6]
     at = stats.pictures_at(rec, 6)  # the last step: the same records as the run's own
     assert [h.label for h in at.gradients] == ["layer 1 (Tanh)"]
     assert [h.label for h in at.weight_gradients] == ["0.weight (16, 8)", "2.weight (3, 16)"]
     assert np.array_equal(at.gradients[0].density, stats.gradient_histograms(rec)[0].density)
     assert np.array_equal(at.weight_gradients[1].density, stats.weight_grad_histograms(rec)[1].density)
-
-
-def test_the_step_marker_moves_in_place(snapshot_run):
-    ax = plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), step=50)
-    [marker] = [line for line in ax.get_lines() if line.get_gid() == "step"]
-    plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), ax=ax, step=75)
-    assert [line for line in ax.get_lines() if line.get_gid() == "step"] == [marker]
-    assert list(marker.get_xdata()) == [75, 75]
-    plots.plot_update_ratios(stats.update_ratio_history(snapshot_run), ax=ax)
-    assert not [line for line in ax.get_lines() if line.get_gid() == "step"]
-    axes = plots.plot_layer_stats_over_time(stats.activations_over_time(snapshot_run), step=100)
-    assert all(list(line.get_xdata()) == [100, 100] for a in axes for line in a.get_lines() if line.get_gid() == "step")
-    plt.close("all")

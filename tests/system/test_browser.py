@@ -79,7 +79,7 @@ def test_dashboard_in_jupyterlab(open_notebook, artifacts, dataset):
     }, indent=2) + "\n")
 
 
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "01_gain_5_3.ipynb"
+LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01_gain_5_3.ipynb"
 
 
 def test_a_lesson_notebook_in_jupyterlab(open_notebook, artifacts):

@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "09_playground.ipynb"
 START_TIMEOUT_S = 60  # the server listening
 RENDER_TIMEOUT_S = 300  # Voila executes the whole notebook while answering the first request
