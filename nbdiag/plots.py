@@ -91,17 +91,25 @@ def mark_step(ax, step):
 
 
 def shade_healthy_bands(ax, kind):
-    """Shade health.healthy_bands()[kind] on ax: 'update_ratio' or 'saturation' (y ranges), 'tanh_output' (x range)."""
+    """Shade health.healthy_bands()[kind] on ax and keep it in view: 'update_ratio' or 'saturation' (y ranges),
+    'tanh_output' (x range); kind None removes the shading. Called again with the same kind it leaves the shading
+    as it is: one band (two would darken it), the same artist (a redraw in place repaints nothing new)."""
     from .health import healthy_bands
 
     bands = healthy_bands()
-    if kind not in bands:
+    if kind is not None and kind not in bands:
         raise ValueError(f"kind must be one of {', '.join(bands)}, got {kind!r}")
-    band = bands[kind]
-    for patch in [p for p in ax.patches if p.get_gid() == "healthy_band"]:
-        patch.remove()  # shading twice would darken the band
-    span = ax.axvspan if kind == "tanh_output" else ax.axhspan
-    span(band.low, band.high, color="tab:green", alpha=0.12, zorder=0, gid="healthy_band", lw=0)
+    shaded = [p for p in ax.patches if p.get_gid() == "healthy_band"]
+    if kind is not None and [getattr(p, "_nbdiag_band", None) for p in shaded] == [kind]:
+        return ax
+    for patch in shaded:
+        patch.remove()
+    if kind is not None:
+        band = bands[kind]
+        span = ax.axvspan if kind == "tanh_output" else ax.axhspan
+        patch = span(band.low, band.high, color="tab:green", alpha=0.12, zorder=0, gid="healthy_band", lw=0)
+        patch._nbdiag_band = kind  # what the next call compares with
+        ax.autoscale_view()  # the whole band in view now (the span added its range to the data limits)
     return ax
 
 

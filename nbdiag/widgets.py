@@ -11,33 +11,25 @@ burst of changes (a slider drag) costs one run, of the latest values.
 import asyncio
 import functools
 import html
-import io
 import math
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import ipywidgets as W
 from IPython import get_ipython
-import matplotlib.pyplot as plt
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
 
 from . import health, plots, stats
+from .picture import Picture
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
 from .train import KINDS, PROGRESS_MIN_STEPS, Config, ConfigError, format_number, one_thread
 
 CONTROLS = ("gain", "lr", "batchnorm", "tanh", "fan_in_scaling", "depth", "n_hidden", "steps", "seed")
-VIEWS = ("activations", "gradients", "weight_gradients", "update_ratios")  # the lesson's four, shown by default
-OVER_TIME_VIEWS = ("saturation_over_time",)  # views of a run's snapshots: a dashboard with snapshots=N can add them
-TIME_VIEWS = ("update_ratios", *OVER_TIME_VIEWS)  # step on x: the step slider marks the step instead
 GAIN_PRESETS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
 MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
-TICKS = 3  # tick labels per axis: text is most of a redraw's time, so keep it short
-DPI = 72  # pixels per inch: fewer pixels to render and to encode at each redraw
-KEEP = 0.5  # axes limits stay while the data fill at least this fraction of them
-ROOM = 0.1  # when they change, this fraction of the data's span is added on each side
 
 _STYLE = {"description_width": "10em"}
 _SLIDERS = (W.FloatSlider, W.FloatLogSlider, W.IntSlider)
@@ -131,52 +123,51 @@ def _tables_html(run):
     return f'<pre style="font-size:12px; line-height:1.3; margin:0">{html.escape(stats.tables(run))}</pre>'
 
 
-# view -> draw(run, ax, at): `at` is the stats.StepPictures of a snapshot step, or None for the run's last step
-_DRAW = {
-    "activations": lambda run, ax, at: plots.plot_activations(
-        at.activations if at else stats.activation_histograms(run), ax),
-    "gradients": lambda run, ax, at: plots.plot_gradients(at.gradients if at else stats.gradient_histograms(run), ax),
-    "weight_gradients": lambda run, ax, at: plots.plot_weight_gradients(
-        at.weight_gradients if at else stats.weight_grad_histograms(run), ax),
-    "update_ratios": lambda run, ax, at: plots.plot_update_ratios(stats.update_ratio_history(run), ax,
-                                                                  step=at.step if at else None),
-    "saturation_over_time": lambda run, ax, at: plots.plot_stat_over_time(stats.activations_over_time(run), "saturated",
-                                                                          ax, step=at.step if at else None),
-}
+# -- the views: each picture a dashboard can show, described once
 
 
-def _band(view, run):
-    """The healthy band (a key of health.healthy_bands) to shade in a view of `run`, or None."""
-    if view == "update_ratios":
-        return "update_ratio"
-    if view == "saturation_over_time":
-        return "saturation"
-    tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
-    if view == "activations" and tanh_only and run.saturation is None:
-        return "tanh_output"  # tanh's own saturation rule; a user-given threshold would draw another band
+def _no_band(run):
     return None
 
 
-def _shade(ax, band):
-    """Shade `band` on ax, once, and keep it in view; or remove the shading when band is None."""
-    shaded = [patch for patch in ax.patches if patch.get_gid() == "healthy_band"]
-    if band is None:
-        for patch in shaded:
-            patch.remove()
-    elif not shaded:
-        plots.shade_healthy_bands(ax, band)
-        ax.relim()  # the whole band in view, at the first draw as at every later one
-        ax.autoscale_view()
+@dataclass(frozen=True)
+class View:
+    """One picture a dashboard can show: how it draws a run, the healthy band it shades, what it needs.
+
+    nbdiag.picture.Picture draws it; Dashboard(views=[...]) and Comparison(views=[...]) choose views by name.
+    """
+
+    name: str
+    draw: Callable  # draw(run, ax, at): `at` is the stats.StepPictures of a snapshot step, or None for the last step
+    band: Callable = _no_band  # band(run): the healthy band to shade (a key of health.healthy_bands), or None
+    step_on_x: bool = False  # the step slider marks its step on x, rather than titling the picture "at step N"
+    needs_snapshots: bool = False  # drawn from the run's snapshots: a dashboard with snapshots=N can add it
+    legend: tuple = ()  # (gid, label) of each line the legend names besides the data lines
 
 
-def _legend_html(ax):
-    entries = []
-    for line in ax.get_lines():
-        label = {"series": line.get_label(), "guide": "update:data = 1e-3"}.get(line.get_gid())
-        if label:
-            entries.append(f'<span style="color:{to_hex(line.get_color())}; white-space:nowrap; margin-right:0.8em">'
-                           f'&#9473; {html.escape(label)}</span>')
-    return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
+def _tanh_band(run):
+    """tanh's own saturation band, for a run whose watched layers are all tanh and that uses tanh's own rule."""
+    tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
+    # tanh's own saturation rule: a run with a user-given threshold would need another band
+    return "tanh_output" if tanh_only and run.saturation is None else None
+
+
+ALL_VIEWS = {view.name: view for view in (
+    View("activations", lambda run, ax, at: plots.plot_activations(
+        at.activations if at else stats.activation_histograms(run), ax), band=_tanh_band),
+    View("gradients", lambda run, ax, at: plots.plot_gradients(
+        at.gradients if at else stats.gradient_histograms(run), ax)),
+    View("weight_gradients", lambda run, ax, at: plots.plot_weight_gradients(
+        at.weight_gradients if at else stats.weight_grad_histograms(run), ax)),
+    View("update_ratios", lambda run, ax, at: plots.plot_update_ratios(
+        stats.update_ratio_history(run), ax, step=at.step if at else None),
+         band=lambda run: "update_ratio", step_on_x=True,
+         legend=(("guide", f"update:data = 1e{plots.GUIDE_LOG10_RATIO}"),)),
+    View("saturation_over_time", lambda run, ax, at: plots.plot_stat_over_time(
+        stats.activations_over_time(run), "saturated", ax, step=at.step if at else None),
+         band=lambda run: "saturation", step_on_x=True, needs_snapshots=True),
+)}
+VIEWS = tuple(name for name, view in ALL_VIEWS.items() if not view.needs_snapshots)  # the lesson's four, the default
 
 
 def _kernel_loop():
@@ -187,118 +178,14 @@ def _kernel_loop():
         return None
 
 
-def _series(ax):
-    return [line for line in ax.get_lines() if line.get_gid() == "series"]
-
-
-def _moving(ax):
-    """What a redraw repaints over the saved background: the data lines and the step marker."""
-    return [line for line in ax.get_lines() if line.get_gid() in ("series", "step")]
-
-
-def _keep_limits(ax, old_xlim, old_ylim):
-    """Keep the old limits while the new data fit in them and fill at least KEEP of them; else leave some room.
-
-    Then the ticks, and so the background image, mostly stay the same, and a redraw only repaints the lines.
-    """
-    for (low, high), (old_low, old_high), set_lim in ((ax.get_xlim(), old_xlim, ax.set_xlim),
-                                                      (ax.get_ylim(), old_ylim, ax.set_ylim)):
-        if old_low <= low and high <= old_high and high - low >= KEEP * (old_high - old_low):
-            low, high = old_low, old_high
-        else:  # room for the next runs' data to move a little
-            low, high = low - ROOM * (high - low), high + ROOM * (high - low)
-        set_lim(low, high, auto=None)  # (None: autoscaling stays on for the next run)
-
-
-class _Picture:
-    """One view as one figure: one axes, or a row of axes sharing their limits (a comparison).
-
-    Its title and legend are HTML around the figure: matplotlib renders every text again at every
-    draw, and text was most of a redraw's time. For the same reason, while the axes limits stay the
-    same a redraw repaints only the lines over a saved background (blitting).
-    """
-
-    def __init__(self, view, columns, figsize):
-        self.view = view
-        with plt.ioff():  # shown inside the dashboard, not as the cell's output
-            # a figure of pyplot's backend, not registered with pyplot: re-running a lesson cell
-            # leaves no figure behind in plt.get_fignums(), and plt.close("all") can't blank it
-            self.figure = plt.new_figure_manager(0, figsize=figsize, dpi=DPI).canvas.figure
-        canvas = self.figure.canvas
-        if isinstance(canvas, W.DOMWidget):  # ipympl
-            canvas.header_visible = canvas.footer_visible = False
-            self.image = canvas
-        else:
-            self.image = W.Image(format="png")
-        self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
-        width, height = figsize
-        # a fixed layout: tight and constrained layouts measure every text again at every draw
-        self.figure.subplots_adjust(left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height,
-                                    top=1 - 0.12 / height, wspace=0.06)
-        column_width = W.Layout(width=f"{width * DPI / columns:.0f}px")
-        self.titles = [W.HTML(layout=column_width) for _ in self.axes]
-        self.legends = [W.HTML(layout=column_width) for _ in self.axes]
-        self.widget = W.VBox([W.HBox(self.titles), self.image, W.HBox(self.legends)])
-        self._background = None  # the last full render without the lines
-        self._background_layout = None  # what that background depends on, when it was saved
-
-    def draw(self, run, column=0, at=None):
-        """Draw `run` in one column, at its last step or at the snapshot `at` (stats.StepPictures): lines updated
-        in place, the healthy band shaded, title and legend into the HTML."""
-        ax = self.axes[column]
-        labels, limits = [line.get_label() for line in _series(ax)], (ax.get_xlim(), ax.get_ylim())
-        _DRAW[self.view](run, ax, at)
-        _shade(ax, _band(self.view, run))
-        if [line.get_label() for line in _series(ax)] == labels:
-            _keep_limits(ax, *limits)
-        else:  # plots cleared the axes for a new layout: a new locator too
-            ax.locator_params(nbins=TICKS)
-        title = ax.get_title() + (f" at step {at.step}" if at is not None and self.view not in TIME_VIEWS else "")
-        self.titles[column].value = f'<b style="font-size:13px">{html.escape(title)}</b>'
-        ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
-        self.legends[column].value = _legend_html(ax)
-
-    def redraw(self):
-        """Render and send the new frame: only the lines when the background still holds."""
-        if self.image is not self.figure.canvas:  # not ipympl: a whole new PNG
-            png = io.BytesIO()
-            self.figure.savefig(png, format="png")
-            self.image.value = png.getvalue()
-            return
-        canvas = self.figure.canvas
-        if canvas.syncing_data_url:  # no page has shown the figure yet: it asks for a whole frame when it does
-            canvas.draw_idle()  # (a frame sent before that would become a broken image in the page)
-            return
-        lines = [line for ax in self.axes for line in _moving(ax)]
-        layout = self._layout()
-        if layout != self._background_layout:
-            for line in lines:
-                line.set_visible(False)
-            FigureCanvasAgg.draw(canvas)  # render only; the blit below sends the frame
-            self._background, self._background_layout = canvas.copy_from_bbox(self.figure.bbox), layout
-            for line in lines:
-                line.set_visible(True)
-        else:
-            canvas.restore_region(self._background)
-        for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
-            line.axes.draw_artist(line)
-        # a whole frame, not only the pixels that changed: frames sent in quick succession (a slider drag) can
-        # replace each other in the page before they show, and a lost frame of changes would leave stale lines
-        canvas._force_full = True
-        canvas.blit(self.figure.bbox)
-
-    def _layout(self):
-        """What the background depends on: the figure's size and each axes' limits and lines."""
-        return (tuple(self.figure.bbox.size),
-                [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes])
-
-class _Panel:
-    """One session with its controls, status line, error and progress outputs and tables.
+class Panel:
+    """One session with its controls, status line, findings, error and progress outputs and tables.
 
     Its runs are drawn in column `column` of each of `pictures`. With `step_slider`, a slider over the run's
     snapshot steps moves every picture to that step, without re-running.
+
+    Its public surface, what Dashboard and Comparison use: the widgets (session, controls, presets, status,
+    verdicts, errors, progress, tables, step, step_note, control_box), request() and refresh().
     """
 
     def __init__(self, session, controls, pictures, column=0, tables=True, step_slider=False):
@@ -312,7 +199,7 @@ class _Panel:
                                                         layout=W.Layout(width="3.6em"))
                 button.on_click(functools.partial(self._set_gain, value))
         for name, control in controls.items():
-            control.observe(functools.partial(self._changed, name), names="value")
+            control.observe(functools.partial(self._control_moved, name), names="value")
         self.status = W.HTML()
         self.verdicts = W.HTML()  # health findings in words, shown under the pictures
         self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
@@ -350,10 +237,13 @@ class _Panel:
     def _set_gain(self, value, _button):
         self.controls["gain"].value = value
 
-    def _changed(self, name, change):
-        """A control moved: queue the change, then run it now or at the kernel's next turn."""
+    def _control_moved(self, name, change):
+        self.request(name, change["new"])
+
+    def request(self, name, value):
+        """Control `name` shows `value`: queue the change, then run it now or at the kernel's next turn."""
         try:
-            pending = self.session.request(**{name: _config_value(name, change["new"])})
+            pending = self.session.request(**{name: _config_value(name, value)})
         except Exception:
             return self._show_error()
         if pending is None:  # e.g. the slider echoing 5/3 back as 1.67
@@ -454,7 +344,25 @@ def _rows(widgets, per_row=2):
     return W.VBox([W.HBox(widgets[i:i + per_row]) for i in range(0, len(widgets), per_row)])
 
 
-class Dashboard(W.VBox):
+def _of_panel(name, doc):
+    """A dashboard attribute that is its panel's `name`."""
+    return property(lambda dashboard: getattr(dashboard._panel, name), doc=doc)
+
+
+class _Pictures(W.VBox):
+    """A dashboard's or a comparison's column of widgets around its pictures (self._pictures: view -> Picture)."""
+
+    @property
+    def figures(self):
+        """The matplotlib figure of each view, by view name."""
+        return {view: picture.figure for view, picture in self._pictures.items()}
+
+    def close(self):
+        """Close the figures and every widget."""
+        _close_tree(self)
+
+
+class Dashboard(_Pictures):
     """Controls, pictures and tables of one run: a change re-runs the network and redraws in place.
 
     Dashboard() shows everything; Dashboard(controls=["gain"], views=["activations"], gain=5/3)
@@ -465,12 +373,22 @@ class Dashboard(W.VBox):
     of your own model: the same pictures, health findings and tables, with the step slider if it has snapshots.
     """
 
+    session = _of_panel("session", "The Session: the config, the queued changes and the last run.")
+    controls = _of_panel("controls", "The controls, by config name (none for a recorded run).")
+    presets = _of_panel("presets", "The gain preset buttons, by label (none without the gain control).")
+    status = _of_panel("status", "The status line (HTML): what the last run did, and its settings.")
+    verdicts = _of_panel("verdicts", "The health findings (HTML), under the pictures.")
+    errors = _of_panel("errors", "The Output where a failing change's traceback shows.")
+    progress = _of_panel("progress", "The Output where a long run's progress bar shows.")
+    tables_html = _of_panel("tables", "The tables (HTML), or None with tables=False.")
+    step = _of_panel("step", "The step slider over the run's snapshot steps, or None without snapshots.")
+
     def __init__(self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None,
                  **config_values):
         if run is not None and not isinstance(run, RunRecord):
             raise ConfigError(f"run must be what nbdiag.train returns or nbdiag.watch recorded, got {type(run).__name__}")
-        views = _chosen(views, VIEWS + OVER_TIME_VIEWS, "view")
-        over_time = [view for view in views if view in OVER_TIME_VIEWS]
+        views = _chosen(views, tuple(ALL_VIEWS), "view")
+        over_time = [view for view in views if ALL_VIEWS[view].needs_snapshots]
         if over_time and snapshots is None and (run is None or not stats.snapshot_steps(run)):
             raise ConfigError(f"views: {', '.join(over_time)} draws the run's snapshots; add snapshots=N (every N "
                               "steps), or record the run with snapshots")
@@ -480,34 +398,23 @@ class Dashboard(W.VBox):
             if given:
                 raise ConfigError(f"{', '.join(given)}: a recorded run is shown as it is and cannot be re-run; "
                                   "leave these out with run=, or record it again")
-            control_widgets, self.session = {}, Session(run=run)
+            control_widgets, session = {}, Session(run=run)
         else:
             controls = _chosen(CONTROLS if controls is None else controls, CONTROLS, "control")
             config = changed(Config(), **config_values)
             control_widgets = _make_controls(controls, config)  # range errors before a possibly long run
-            self.session = Session(config, dataset, snapshots=snapshots)
+            session = Session(config, dataset, snapshots=snapshots)
         figsize = (10.0, 3.4) if len(views) == 1 else (6.0, 3.1)
-        self._pictures = {view: _Picture(view, 1, figsize) for view in views}
-        p = self._panel = _Panel(self.session, control_widgets, list(self._pictures.values()), tables=tables,
-                                 step_slider=snapshots is not None or bool(stats.snapshot_steps(self.session.run)))
-        self.controls, self.presets = p.controls, p.presets
-        self.status, self.errors, self.progress, self.tables_html = p.status, p.errors, p.progress, p.tables
-        self.verdicts, self.step = p.verdicts, p.step
+        self._pictures = {view: Picture(ALL_VIEWS[view], 1, figsize) for view in views}
+        p = self._panel = Panel(session, control_widgets, list(self._pictures.values()), tables=tables,
+                                step_slider=snapshots is not None or bool(stats.snapshot_steps(session.run)))
         parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()]),
                  p.verdicts]
         super().__init__(parts + ([p.tables] if tables else []))
 
-    @property
-    def figures(self):
-        """The matplotlib figure of each view, by view name."""
-        return {view: picture.figure for view, picture in self._pictures.items()}
-
-    def close(self):
-        """Close the figures and every widget of the dashboard."""
-        _close_tree(self)
 
 
-class Comparison(W.VBox):
+class Comparison(_Pictures):
     """Two configs side by side from the same seed, each with its controls; each picture pair shares its axes.
 
     Comparison(dict(gain=1), dict(gain=5/3)) or Comparison(dict(), dict(batchnorm=True)).
@@ -525,8 +432,8 @@ class Comparison(W.VBox):
         self.seed = _make_controls(["seed"], configs[0])["seed"] if "seed" in controls else None
         dataset = dataset if dataset is not None else shared_dataset()
         sessions = [Session(config, dataset) for config in configs]
-        self._pictures = {view: _Picture(view, 2, (11.0, 2.9)) for view in views}
-        self.left, self.right = (_Panel(session, w, list(self._pictures.values()), column, tables)
+        self._pictures = {view: Picture(ALL_VIEWS[view], 2, (11.0, 2.9)) for view in views}
+        self.left, self.right = (Panel(session, w, list(self._pictures.values()), column, tables)
                                  for column, (session, w) in enumerate(zip(sessions, widgets)))
         if self.seed is not None:
             self.seed.observe(self._seed_changed, names="value")
@@ -541,16 +448,8 @@ class Comparison(W.VBox):
 
     def _seed_changed(self, change):
         for panel in (self.left, self.right):
-            panel._changed("seed", change)
+            panel.request("seed", change["new"])
 
-    @property
-    def figures(self):
-        """The matplotlib figure of each view, by view name."""
-        return {view: picture.figure for view, picture in self._pictures.items()}
-
-    def close(self):
-        """Close the figures and every widget of the comparison."""
-        _close_tree(self)
 
 
 def _close_tree(widget):

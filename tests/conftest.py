@@ -56,25 +56,3 @@ def trained(monkeypatch):
 
     monkeypatch.setattr(nbdiag.session, "train", recording_train)
     return configs
-
-
-@pytest.fixture
-def watched_adam():
-    """A function training a torch.nn model with Adam (lr 0.01) inside nbdiag.watch, on one fixed batch of 64 random
-    examples of 8 features and 3 classes; it returns the recording."""
-    import torch
-    from nbdiag import watch
-
-    def train_(model, steps, **watch_options):
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
-        with watch(model, **watch_options) as rec:
-            for _ in range(steps):
-                loss = torch.nn.functional.cross_entropy(model(X), Y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                rec.step(loss)
-        return rec
-
-    return train_

@@ -90,3 +90,25 @@ def test_the_step_marker_moves_in_place(snapshot_run):
     axes = plots.plot_layer_stats_over_time(stats.activations_over_time(snapshot_run), step=100)
     assert all(list(line.get_xdata()) == [100, 100] for a in axes for line in a.get_lines() if line.get_gid() == "step")
     plt.close("all")
+
+
+def test_plots_shading_is_what_the_pictures_redraw_in_place():
+    """Shaded again with the same band, an axes keeps its one patch (a redraw repaints nothing new); None removes it."""
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    ax.plot([0, 1], [60, 70])
+
+    def shaded():
+        return [p for p in ax.patches if p.get_gid() == "healthy_band"]
+
+    plots.shade_healthy_bands(ax, "saturation")
+    [band] = shaded()
+    assert ax.get_ylim()[0] <= 0 and ax.get_ylim()[1] >= 70  # the band's 0 in view, as the data
+    plots.shade_healthy_bands(ax, "saturation")
+    assert shaded() == [band]  # the same artist
+    plots.shade_healthy_bands(ax, "update_ratio")
+    [other] = shaded()
+    assert other is not band and ax.get_ylim()[0] <= health.healthy_bands()["update_ratio"].low
+    plots.shade_healthy_bands(ax, None)
+    assert not shaded()

@@ -23,9 +23,11 @@ import torch
 import nbdiag.session
 import nbdiag.stats
 from nbdiag import Config, ConfigError, train
+from nbdiag.picture import KEEP
 from nbdiag.stats import tables
 from nbdiag.train import PROGRESS_MIN_STEPS
-from nbdiag.widgets import CONTROLS, GAIN_PRESETS, KEEP, VIEWS, Comparison, Dashboard
+from torch_models import train_watched
+from nbdiag.widgets import CONTROLS, GAIN_PRESETS, VIEWS, Comparison, Dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 GAIN_3_LAYER_1 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"
@@ -526,7 +528,10 @@ def test_a_blitted_frame_at_a_step_equals_a_full_render(dataset):
 
 def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
     d = Dashboard(dataset=dataset, controls=["tanh"])
-    bands = lambda view: [p for p in d._pictures[view].axes[0].patches if p.get_gid() == "healthy_band"]
+
+    def bands(view):
+        return [p for p in d._pictures[view].axes[0].patches if p.get_gid() == "healthy_band"]
+
     assert len(bands("update_ratios")) == 1 and len(bands("activations")) == 1 and not bands("gradients")
     d.controls["tanh"].value = False  # no tanh: no tanh band on the Linear outputs
     assert not bands("activations") and len(bands("update_ratios")) == 1
@@ -535,18 +540,18 @@ def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
     d.close()
 
 
-def recorded(watched_adam, snapshots=None):
+def recorded(snapshots=None):
     """What nbdiag.watch records of a small torch.nn model trained 12 steps with Adam."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
                                 torch.nn.Linear(32, 3))
-    return watched_adam(model, 12, lr=0.01, snapshots=snapshots)
+    return train_watched(model, 12, torch.optim.Adam, 0.01, inputs=8, classes=3, lr=0.01, snapshots=snapshots)
 
 
-def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views(watched_adam):
+def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
     from nbdiag import health
 
-    rec = recorded(watched_adam, snapshots=4)
+    rec = recorded(snapshots=4)
     d = Dashboard(run=rec)
     assert not d.controls and tuple(d.figures) == VIEWS and not d.errors.outputs
     assert page_text(d.tables_html) == tables(rec) and page_text(d.status).startswith("recorded 12 steps")
@@ -558,14 +563,14 @@ def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views(watched_adam):
     d.step.value = 4
     assert "at step 4" in page_text(d._pictures["weight_gradients"].titles[0]) and not d.errors.outputs
     d.close()
-    assert Dashboard(run=recorded(watched_adam)).step is None  # no snapshots, no slider
+    assert Dashboard(run=recorded()).step is None  # no snapshots, no slider
 
 
 @pytest.mark.parametrize("kwargs, option", [(dict(gain=3), "gain"), (dict(controls=["lr"]), "controls"),
                                             (dict(snapshots=5), "snapshots")])
-def test_a_recorded_run_cannot_be_re_run_and_says_why(watched_adam, kwargs, option):
+def test_a_recorded_run_cannot_be_re_run_and_says_why(kwargs, option):
     with pytest.raises(ConfigError, match=f"{option}: a recorded run is shown as it is"):
-        Dashboard(run=recorded(watched_adam), **kwargs)
+        Dashboard(run=recorded(), **kwargs)
     with pytest.raises(ConfigError, match="run must be"):
         Dashboard(run="my_run.pt")
 

@@ -1,0 +1,157 @@
+"""One dashboard view as one figure, redrawn in place: its layout, kept limits and blitting under ipympl.
+
+A Picture draws a view (nbdiag.widgets.View: its name, draw(run, ax, at), band(run), step_on_x and legend)
+into one axes, or a row of axes sharing their limits (a comparison). Under ipympl (`%matplotlib widget`)
+the figure's canvas is the widget, and a redraw renders only the moving lines over a saved background;
+under any other backend the picture is a PNG in an Image widget, rendered whole at every redraw.
+
+The blitting leans on two ipympl internals, named where they are used (read from ipympl 0.10.0, with
+matplotlib 3.11.2's webagg_core underneath): `Canvas.syncing_data_url` and `_force_full`.
+"""
+import html
+import io
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+
+from . import plots
+
+TICKS = 3  # tick labels per axis: text is most of a redraw's time, so keep it short
+DPI = 72  # pixels per inch: fewer pixels to render and to encode at each redraw
+KEEP = 0.5  # axes limits stay while the data fill at least this fraction of them
+ROOM = 0.1  # when they change, this fraction of the data's span is added on each side
+
+
+def _series(ax):
+    return [line for line in ax.get_lines() if line.get_gid() == "series"]
+
+
+def _moving(ax):
+    """What a redraw repaints over the saved background: the data lines and the step marker."""
+    return [line for line in ax.get_lines() if line.get_gid() in ("series", "step")]
+
+
+def _keep_limits(ax, old_xlim, old_ylim):
+    """Keep the old limits while the new data fit in them and fill at least KEEP of them; else leave some room.
+
+    Then the ticks, and so the background image, mostly stay the same, and a redraw only repaints the lines.
+    """
+    for (low, high), (old_low, old_high), set_lim in ((ax.get_xlim(), old_xlim, ax.set_xlim),
+                                                      (ax.get_ylim(), old_ylim, ax.set_ylim)):
+        if old_low <= low and high <= old_high and high - low >= KEEP * (old_high - old_low):
+            low, high = old_low, old_high
+        else:  # room for the next runs' data to move a little
+            low, high = low - ROOM * (high - low), high + ROOM * (high - low)
+        set_lim(low, high, auto=None)  # (None: autoscaling stays on for the next run)
+
+
+def _legend_html(ax, legend=()):
+    """The data lines' labels in their colours, then each line the view's `legend` names: ((gid, label), ...)."""
+    labels = dict(legend)
+    entries = []
+    for line in ax.get_lines():
+        label = line.get_label() if line.get_gid() == "series" else labels.get(line.get_gid())
+        if label:
+            entries.append(f'<span style="color:{to_hex(line.get_color())}; white-space:nowrap; margin-right:0.8em">'
+                           f'&#9473; {html.escape(label)}</span>')
+    return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
+
+
+class Picture:
+    """One view as one figure: one axes, or a row of axes sharing their limits (a comparison).
+
+    Its title and legend are HTML around the figure: matplotlib renders every text again at every
+    draw, and text was most of a redraw's time. For the same reason, while the axes limits stay the
+    same a redraw repaints only the lines over a saved background (blitting).
+    """
+
+    def __init__(self, view, columns, figsize):
+        self.view = view
+        with plt.ioff():  # shown inside the dashboard, not as the cell's output
+            # a figure of pyplot's backend, not registered with pyplot: re-running a lesson cell
+            # leaves no figure behind in plt.get_fignums(), and plt.close("all") can't blank it
+            self.figure = plt.new_figure_manager(0, figsize=figsize, dpi=DPI).canvas.figure
+        canvas = self.figure.canvas
+        if isinstance(canvas, W.DOMWidget):  # ipympl
+            canvas.header_visible = canvas.footer_visible = False
+            self.image = canvas
+        else:
+            self.image = W.Image(format="png")
+        self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
+        width, height = figsize
+        # a fixed layout: tight and constrained layouts measure every text again at every draw
+        self.figure.subplots_adjust(left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height,
+                                    top=1 - 0.12 / height, wspace=0.06)
+        column_width = W.Layout(width=f"{width * DPI / columns:.0f}px")
+        self.titles = [W.HTML(layout=column_width) for _ in self.axes]
+        self.legends = [W.HTML(layout=column_width) for _ in self.axes]
+        self.widget = W.VBox([W.HBox(self.titles), self.image, W.HBox(self.legends)])
+        self._background = None  # the last full render without the lines
+        self._background_layout = None  # what that background depends on, when it was saved
+
+    def draw(self, run, column=0, at=None):
+        """Draw `run` in one column, at its last step or at the snapshot `at` (stats.StepPictures): lines updated
+        in place, the healthy band shaded, title and legend into the HTML."""
+        ax = self.axes[column]
+        labels, limits = [line.get_label() for line in _series(ax)], (ax.get_xlim(), ax.get_ylim())
+        self.view.draw(run, ax, at)
+        plots.shade_healthy_bands(ax, self.view.band(run))
+        if [line.get_label() for line in _series(ax)] == labels:
+            _keep_limits(ax, *limits)
+        else:  # plots cleared the axes for a new layout: a new locator too
+            ax.locator_params(nbins=TICKS)
+        title = ax.get_title() + (f" at step {at.step}" if at is not None and not self.view.step_on_x else "")
+        self.titles[column].value = f'<b style="font-size:13px">{html.escape(title)}</b>'
+        ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        self.legends[column].value = _legend_html(ax, self.view.legend)
+
+    def redraw(self):
+        """Render and send the new frame: only the lines when the background still holds."""
+        if self.image is not self.figure.canvas:  # not ipympl: a whole new PNG
+            png = io.BytesIO()
+            self.figure.savefig(png, format="png")
+            self.image.value = png.getvalue()
+            return
+        canvas = self.figure.canvas
+        # ipympl internal (0.10.0): Canvas.syncing_data_url is True from the canvas's creation until the page's
+        # view sends 'initialized', i.e. until a page has shown the figure (it stays True without a page, e.g.
+        # nbconvert). While it is True, every frame sent is also PNG-encoded into the synced `_data_url` trait,
+        # which the page takes as the figure's image, and ipympl stores it as bare base64 without the
+        # "data:image/png;base64," prefix: a broken image. So send no frame yet, only ask for a draw (a 'draw'
+        # event to the page): when the page shows the figure it sends 'refresh' (next frame whole) and asks for
+        # a full draw itself. ipympl has no public "is a page showing me" to ask instead.
+        if canvas.syncing_data_url:
+            canvas.draw_idle()
+            return
+        lines = [line for ax in self.axes for line in _moving(ax)]
+        layout = self._layout()
+        if layout != self._background_layout:
+            for line in lines:
+                line.set_visible(False)
+            # Agg's draw renders only; the webagg canvas's own draw() would also send a frame (refresh_all)
+            FigureCanvasAgg.draw(canvas)
+            self._background, self._background_layout = canvas.copy_from_bbox(self.figure.bbox), layout
+            for line in lines:
+                line.set_visible(True)
+        else:
+            canvas.restore_region(self._background)
+        for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
+            line.axes.draw_artist(line)
+        # ipympl internal (0.10.0): `_force_full` is matplotlib's FigureCanvasWebAggCore flag (3.11.2), which
+        # ipympl's Canvas re-declares as a trait. get_diff_image(), run by blit() -> refresh_all(), sends a whole
+        # frame when it is set and clears it; otherwise a 'diff' frame: only the pixels that changed since the
+        # last frame, which the page paints over its previous image. Frames sent in quick succession (a slider
+        # drag) can replace each other in the page before they show, and a lost diff frame would leave stale
+        # lines for good, so every frame is whole. There is no public way to ask for a full frame but a
+        # 'refresh' message from the page (handle_refresh), which also redraws the whole figure.
+        canvas._force_full = True
+        canvas.blit(self.figure.bbox)  # (webagg's blit ignores the bbox: it encodes and sends the whole buffer)
+
+    def _layout(self):
+        """What the background depends on: the figure's size and each axes' limits and lines."""
+        return (tuple(self.figure.bbox.size),
+                [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes])
