@@ -1,4 +1,5 @@
 """Settings that every test process, and every notebook kernel it starts, inherits."""
+
 import os
 from pathlib import Path
 

@@ -9,6 +9,7 @@ count, as a student's kernel has it (`--threads 1` makes the plain loop single-t
 runs on one thread by design. The last lines are the ratios (plain time / nbdiag time), without and with
 batchnorm.
 """
+
 import argparse
 import statistics
 import sys
@@ -76,7 +77,8 @@ def check_identical(config, dataset):
     if not torch.equal(run.update_ratios.double(), torch.tensor(ud, dtype=torch.float64)):
         problems.append("update:data ratios differ")
     if len(run.params) != len(parameters) or not all(
-            torch.equal(record.data, p.detach()) for record, p in zip(run.params, parameters)):
+        torch.equal(record.data, p.detach()) for record, p in zip(run.params, parameters)
+    ):
         problems.append("final parameters differ")
     return problems
 
@@ -97,24 +99,29 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = load_dataset()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, "
-          f"median wall time of {args.repeats} alternating runs")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, "
+        f"median wall time of {args.repeats} alternating runs"
+    )
     ratios = {}
     for name, batchnorm in [("no batchnorm", False), ("batchnorm", True)]:
         config = Config(batchnorm=batchnorm, steps=args.steps)
         problems = check_identical(config, dataset)  # also warms both loops up
         if problems:
             raise SystemExit(f"{name}: the numbers are NOT identical: {'; '.join(problems)}")
-        print(f"{name}: identical numbers (log10 losses per step, update:data per step and parameter, "
-              f"final parameters)")
+        print(
+            f"{name}: identical numbers (log10 losses per step, update:data per step and parameter, final parameters)"
+        )
         times = {"plain": [], "nbdiag": []}
         for r in range(args.repeats):  # alternate, and swap who goes first, so drifts in machine load hit both
             order = [("plain", plain_loop), ("nbdiag", nbdiag_loop)]
             for label, loop in order if r % 2 == 0 else order[::-1]:
                 times[label].append(timed(loop, config, dataset))
         plain, nb = statistics.median(times["plain"]), statistics.median(times["nbdiag"])
-        print(f"{name}: plain {plain:.3f}s ({' '.join(f'{t:.3f}' for t in times['plain'])}), "
-              f"nbdiag {nb:.3f}s ({' '.join(f'{t:.3f}' for t in times['nbdiag'])})")
+        print(
+            f"{name}: plain {plain:.3f}s ({' '.join(f'{t:.3f}' for t in times['plain'])}), "
+            f"nbdiag {nb:.3f}s ({' '.join(f'{t:.3f}' for t in times['nbdiag'])})"
+        )
         ratios[name] = plain / nb
     for name, ratio in ratios.items():
         verdict = "meets" if ratio >= TARGET else "misses"

@@ -16,6 +16,7 @@ repository root:
 
 The last lines are the ratios.
 """
+
 import argparse
 import statistics
 import sys
@@ -63,12 +64,21 @@ class Trainer:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000,
-                        help="timed steps of plain and watched training (default 2000)")
-    parser.add_argument("--tensorboard-steps", type=int, default=192,
-                        help="timed steps with tensorboard, which is far slower (default 192)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: at this size more threads add mostly synchronization)")
+    parser.add_argument(
+        "--steps", type=int, default=2000, help="timed steps of plain and watched training (default 2000)"
+    )
+    parser.add_argument(
+        "--tensorboard-steps",
+        type=int,
+        default=192,
+        help="timed steps with tensorboard, which is far slower (default 192)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: at this size more threads add mostly synchronization)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     dataset = load_dataset()
@@ -83,8 +93,11 @@ def main(argv=None):
     g = torch.Generator().manual_seed(0)
     warmup = 50
     times = {"plain": [], "watch": [], "snapshots": [], "tensorboard": []}
-    with (tempfile.TemporaryDirectory() as logdir, watch(watched.model, lr=0.1) as rec,
-          watch(snapped.model, lr=0.1, snapshots=SNAPSHOT_EVERY, max_snapshots=10**6) as snapshots):
+    with (
+        tempfile.TemporaryDirectory() as logdir,
+        watch(watched.model, lr=0.1) as rec,
+        watch(snapped.model, lr=0.1, snapshots=SNAPSHOT_EVERY, max_snapshots=10**6) as snapshots,
+    ):
         writer = SummaryWriter(logdir) if SummaryWriter else None
 
         def plain_step(i, ix):
@@ -107,7 +120,7 @@ def main(argv=None):
             variants = [("plain", plain_step), ("watch", watch_step), ("snapshots", snapshots_step)]
             if writer is not None and i < warmup + args.tensorboard_steps:
                 variants.append(("tensorboard", tensorboard_step))
-            for name, step in variants[i % len(variants):] + variants[:i % len(variants)]:  # rotate who goes first
+            for name, step in variants[i % len(variants) :] + variants[: i % len(variants)]:  # rotate who goes first
                 start = time.process_time()
                 step(i, ix)
                 if i >= warmup:
@@ -119,7 +132,9 @@ def main(argv=None):
 
     def ratio(name):  # the median over blocks of BLOCK rounds of (its time / the plain time in the same rounds)
         t, p = times[name], times["plain"]
-        return statistics.median(sum(t[i:i + BLOCK]) / sum(p[i:i + BLOCK]) for i in range(0, len(t) - BLOCK + 1, BLOCK))
+        return statistics.median(
+            sum(t[i : i + BLOCK]) / sum(p[i : i + BLOCK]) for i in range(0, len(t) - BLOCK + 1, BLOCK)
+        )
 
     for name, t in times.items():
         if t:

@@ -13,6 +13,7 @@ percentile of each, at 1 step and at 1,000 steps. The target: a median under 150
 
     NBDIAG_DATA_DIR=../shared/data python benchmarks/widget_latency.py [--changes 50] [--steps 1 1000]
 """
+
 import argparse
 import os
 import time
@@ -63,16 +64,20 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 1000])
     args = parser.parse_args(argv)
     dataset = shared_dataset()
-    print(f"kernel-side latency over {args.changes} changes, control change -> full dashboard redrawn "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"kernel-side latency over {args.changes} changes, control change -> full dashboard redrawn "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     for steps in args.steps:
         for pattern in (drag, presets):
             ms = measure(steps, pattern(args.changes), dataset)
             redraw, forced = ms[:, 0], ms[:, 0] + ms[:, 1]
-            line = (f"{steps:>5} step{'s' if steps > 1 else ' '}, gain {pattern.__name__:7}: "
-                    f"median {np.median(redraw):6.1f} ms, 90th percentile {np.percentile(redraw, 90):6.1f} ms "
-                    f"(CPU {np.median(ms[:, 2]):5.1f} ms) | with a forced full draw: "
-                    f"median {np.median(forced):6.1f} ms, 90th percentile {np.percentile(forced, 90):6.1f} ms")
+            line = (
+                f"{steps:>5} step{'s' if steps > 1 else ' '}, gain {pattern.__name__:7}: "
+                f"median {np.median(redraw):6.1f} ms, 90th percentile {np.percentile(redraw, 90):6.1f} ms "
+                f"(CPU {np.median(ms[:, 2]):5.1f} ms) | with a forced full draw: "
+                f"median {np.median(forced):6.1f} ms, 90th percentile {np.percentile(forced, 90):6.1f} ms"
+            )
             if steps == 1:
                 line += f" | median / {TARGET_MS} ms target: {np.median(redraw) / TARGET_MS:.2f}"
             print(line, flush=True)

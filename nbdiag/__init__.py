@@ -1,4 +1,5 @@
 """nbdiag: see inside a deep MLP as it trains — activations, gradients, grad:data and update:data ratios."""
+
 from .data import DATA_DIR_ENV, DataError, load_dataset
 from .train import Config, ConfigError, Run, train
 from .watch import watch

@@ -1,4 +1,5 @@
 """Command line: `python -m nbdiag tables [options]` prints the lesson's tables; `doctor` checks a machine."""
+
 import argparse
 import os
 import subprocess
@@ -36,17 +37,28 @@ def make_parser():
     """`tables` takes every Config option that has a flag (train.Option), plus --data."""
     parser = _Parser(prog="python -m nbdiag", description="Diagnostics of the makemore MLP, as the lesson prints them.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    t = sub.add_parser("tables", help="train, then print the activation, gradient, weight-gradient and update:data tables")
+    t = sub.add_parser(
+        "tables", help="train, then print the activation, gradient, weight-gradient and update:data tables"
+    )
     for f in fields(Config):
         option = f.metadata["option"]
         if not option.flag:
             continue
         if f.type is bool:  # a switch: its flag turns the default around
-            t.add_argument(option.flag, dest=f.name, action="store_false" if f.default else "store_true",
-                           help=f"turn off: {option.help}" if f.default else option.help)
+            t.add_argument(
+                option.flag,
+                dest=f.name,
+                action="store_false" if f.default else "store_true",
+                help=f"turn off: {option.help}" if f.default else option.help,
+            )
         else:
-            t.add_argument(option.flag, dest=f.name, type=_value(f.name), default=f.default,
-                           help=f"{option.help} (default {format_number(f.default)})")
+            t.add_argument(
+                option.flag,
+                dest=f.name,
+                type=_value(f.name),
+                default=f.default,
+                help=f"{option.help} (default {format_number(f.default)})",
+            )
     t.add_argument("--data", default=None, help="a one-word-per-line file (default: the names data set)")
     sub.add_parser("doctor", help="check this machine before class: versions, widgets, data, CPU kernels, speed")
     return parser
@@ -67,8 +79,10 @@ def _tables(args):
         print(f"nbdiag: error: {e}", file=sys.stderr)
         return 2
     if os.environ.get(PINNED_MARK):
-        print("# kernels: Intel's AVX2 ones (MKL_CBWR=AVX2, ATEN_CPU_CAPABILITY=avx2), set for this command only, "
-              "so the figures are the lesson's digit for digit\n")
+        print(
+            "# kernels: Intel's AVX2 ones (MKL_CBWR=AVX2, ATEN_CPU_CAPABILITY=avx2), set for this command only, "
+            "so the figures are the lesson's digit for digit\n"
+        )
     run = train(config, dataset)
     print(tables(run, digits=LESSON_DIGITS))
     return 1 if run.diverged_at is not None else 0

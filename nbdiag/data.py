@@ -1,4 +1,5 @@
 """The names data set: words -> (context of 3 characters -> next character) examples, split 80/10/10."""
+
 import os
 import random
 from dataclasses import dataclass
@@ -55,8 +56,11 @@ def names_path():
     import pooch
 
     try:
-        return Path(pooch.retrieve(NAMES_URL, known_hash=f"sha256:{NAMES_SHA256}",
-                                   fname="names.txt", path=pooch.os_cache("nbdiag")))
+        return Path(
+            pooch.retrieve(
+                NAMES_URL, known_hash=f"sha256:{NAMES_SHA256}", fname="names.txt", path=pooch.os_cache("nbdiag")
+            )
+        )
     except ValueError as e:  # pooch's hash mismatch
         raise DataError(f"downloaded names.txt failed its check: {e}") from None
 
@@ -71,8 +75,10 @@ def read_words(path=None):
         word = line.strip()
         bad = sorted(set(word) - set(ALPHABET))
         if bad:
-            raise DataError(f"{path}, line {number} ({word!r}): characters outside the vocabulary a-z: "
-                            f"{''.join(bad)!r}; expected one lower-case word per line")
+            raise DataError(
+                f"{path}, line {number} ({word!r}): characters outside the vocabulary a-z: "
+                f"{''.join(bad)!r}; expected one lower-case word per line"
+            )
         if word:
             words.append(word)
     if not words:
@@ -103,5 +109,10 @@ def load_dataset(path=None):
     rng = random.Random(42)  # the same sequence as random.seed(42); random.shuffle, without touching global state
     rng.shuffle(words)
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
-    return Dataset(words, itos, *build_examples(words[:n1], stoi),
-                   *build_examples(words[n1:n2], stoi), *build_examples(words[n2:], stoi))
+    return Dataset(
+        words,
+        itos,
+        *build_examples(words[:n1], stoi),
+        *build_examples(words[n1:n2], stoi),
+        *build_examples(words[n2:], stoi),
+    )

@@ -1,4 +1,5 @@
 """`python -m nbdiag doctor`: check one machine before class, one line per check; `ok`, `note`, or `FIX` and how."""
+
 import importlib.util
 import json
 import os
@@ -16,8 +17,10 @@ from .stats import LESSON_DIGITS, STABLE_DIGITS
 from .train import Config, train
 
 REQUIRED = ("torch", "ipywidgets", "ipympl", "nbdiag")
-INSTALL = {"torch": "pip install torch==2.13.0 (first, on its own: see the README)",
-           "nbdiag": "pip install -e . in the nbdiag folder"}
+INSTALL = {
+    "torch": "pip install torch==2.13.0 (first, on its own: see the README)",
+    "nbdiag": "pip install -e . in the nbdiag folder",
+}
 WIDGET_MANAGER_MAJOR = {"7": "3", "8": "5"}  # ipywidgets major -> the jupyterlab-manager major that speaks its protocol
 SLOW_SECONDS = 30  # 1,000 steps slower than this and the dashboard's sliders lag
 
@@ -72,8 +75,10 @@ def _ipympl_range():
 
 
 # labextension -> the Python package that ships it, and the versions the Python side asks for
-LABEXTENSIONS = {"@jupyter-widgets/jupyterlab-manager": ("jupyterlab_widgets", _manager_range),
-                 "jupyter-matplotlib": ("ipympl", _ipympl_range)}
+LABEXTENSIONS = {
+    "@jupyter-widgets/jupyterlab-manager": ("jupyterlab_widgets", _manager_range),
+    "jupyter-matplotlib": ("ipympl", _ipympl_range),
+}
 
 
 def widgets(folders=None):
@@ -93,12 +98,16 @@ def widgets(folders=None):
             lines.append(f"FIX  widgets: cannot read {name}'s version ({e}): pip install --force-reinstall {package}")
             continue
         if located is None:
-            lines.append(f"FIX  widgets: labextension {name} is in none of {os.pathsep.join(map(str, folders))}, "
-                         f"so its widgets will not show: pip install --force-reinstall {package}")
+            lines.append(
+                f"FIX  widgets: labextension {name} is in none of {os.pathsep.join(map(str, folders))}, "
+                f"so its widgets will not show: pip install --force-reinstall {package}"
+            )
         elif not fits:
-            lines.append(f"FIX  widgets: {name} {located[0]} in {located[1]} is not the {wanted} that the Python side "
-                         f"asks for, so its widgets will not show: delete that copy or pip install --force-reinstall "
-                         f"{package}")
+            lines.append(
+                f"FIX  widgets: {name} {located[0]} in {located[1]} is not the {wanted} that the Python side "
+                f"asks for, so its widgets will not show: delete that copy or pip install --force-reinstall "
+                f"{package}"
+            )
         else:
             found.append(f"{name} {located[0]}")
     return ([f"ok   widgets: {', '.join(found)}"] if found else []) + lines, bool(lines)
@@ -110,8 +119,11 @@ def data():
     try:
         path = names_path()
     except (DataError, OSError, ImportError) as e:  # OSError covers a failed download
-        fix = (f"copy names.txt ({NAMES_URL}) into {DATA_DIR_ENV}, or unset it to download it" if data_dir else
-               f"connect to the internet once to download it, or set {DATA_DIR_ENV} to a folder holding names.txt")
+        fix = (
+            f"copy names.txt ({NAMES_URL}) into {DATA_DIR_ENV}, or unset it to download it"
+            if data_dir
+            else f"connect to the internet once to download it, or set {DATA_DIR_ENV} to a folder holding names.txt"
+        )
         return [f"FIX  data: {e}: {fix}"], True
     source = f"{DATA_DIR_ENV}={data_dir}" if data_dir else "a download into the pooch cache"
     return [f"ok   data: {path} from {source}, sha256 verified"], False
@@ -153,13 +165,17 @@ def summarize(figures, predicted):
     line = f"lesson digits: {exact} of {len(scientific)} %e figures exact"
     if exact < len(scientific):
         line += f", the others within {max(scientific)} units of the {LESSON_DIGITS}th digit"
-    line += (f" (fixed-point figures all exact; predicted {'exact' if predicted else 'not exact'}); the notebooks "
-             f"print {STABLE_DIGITS} significant digits, the same on every CPU")
+    line += (
+        f" (fixed-point figures all exact; predicted {'exact' if predicted else 'not exact'}); the notebooks "
+        f"print {STABLE_DIGITS} significant digits, the same on every CPU"
+    )
     lines = [("ok   " if exact == len(scientific) else "note ") + line]
     if fixed:  # no CPU's rounding reaches a 2-decimal figure: the code or torch is not the lesson's
         lines[0] = lines[0].replace("fixed-point figures all exact", f"{len(fixed)} fixed-point figures differ")
-        lines.append(f"FIX  lesson digits: {fixed[0].row} prints {fixed[0].ours} where the lesson has "
-                     f"{fixed[0].lesson}: install the torch version the README names, then pip install -e . again")
+        lines.append(
+            f"FIX  lesson digits: {fixed[0].row} prints {fixed[0].ours} where the lesson has "
+            f"{fixed[0].lesson}: install the torch version the README names, then pip install -e . again"
+        )
     return lines
 
 

@@ -5,6 +5,7 @@
 
 Pure torch, like nbdiag.stats; the thresholds below are the rules of thumb of the lesson.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -57,11 +58,17 @@ class Band:
 def healthy_bands():
     """The healthy ranges: log10 update:data around the 1e-3 rule of thumb, saturation percent, tanh outputs."""
     return {
-        "update_ratio": Band(UPDATE_RATIO_TARGET - UPDATE_RATIO_TOLERANCE, UPDATE_RATIO_TARGET + UPDATE_RATIO_TOLERANCE,
-                             "log10 update:data: each step changes a weight by 1/10000 to 1/100 of its size"),
+        "update_ratio": Band(
+            UPDATE_RATIO_TARGET - UPDATE_RATIO_TOLERANCE,
+            UPDATE_RATIO_TARGET + UPDATE_RATIO_TOLERANCE,
+            "log10 update:data: each step changes a weight by 1/10000 to 1/100 of its size",
+        ),
         "saturation": Band(0.0, SATURATION_LIMIT, "percent of a layer's outputs on its activation's flat part"),
-        "tanh_output": Band(-stats.SATURATION_THRESHOLD, stats.SATURATION_THRESHOLD,
-                            "tanh outputs where its slope is above 6% of the maximum"),
+        "tanh_output": Band(
+            -stats.SATURATION_THRESHOLD,
+            stats.SATURATION_THRESHOLD,
+            "tanh outputs where its slope is above 6% of the maximum",
+        ),
     }
 
 
@@ -85,9 +92,16 @@ def _diverged(run):
     lr = run.lr
     advice = f"try lr {lr / 10:g} or smaller" if lr else "try a learning rate 10x smaller"
     loss = run.losses[-1].item()
-    return [Finding("run", "diverged", "error", float(run.diverged_at),
-                    f"the loss became {loss} at step {run.diverged_at}: the updates overshoot and blow up the "
-                    f"weights; lower the learning rate ({advice})")]
+    return [
+        Finding(
+            "run",
+            "diverged",
+            "error",
+            float(run.diverged_at),
+            f"the loss became {loss} at step {run.diverged_at}: the updates overshoot and blow up the "
+            f"weights; lower the learning rate ({advice})",
+        )
+    ]
 
 
 def _activations(run):
@@ -99,18 +113,32 @@ def _activations(run):
         flat = _FLAT_PART.get(layer.kind, "saturated") if threshold is None else f"saturated (|t| > {threshold:g})"
         pct = stats.saturation_percent(layer, threshold)
         if (threshold is not None or layer.kind in SATURATING_KINDS) and pct > SATURATION_LIMIT:
-            findings.append(Finding(label, "saturated", "warning", pct,
-                                    f"{pct:.1f}% of the outputs are {flat}, where almost no gradient gets through; "
-                                    f"lower the initial gain or add batchnorm before the activation"))
+            findings.append(
+                Finding(
+                    label,
+                    "saturated",
+                    "warning",
+                    pct,
+                    f"{pct:.1f}% of the outputs are {flat}, where almost no gradient gets through; "
+                    f"lower the initial gain or add batchnorm before the activation",
+                )
+            )
         out = layer.out.reshape(layer.out.shape[0], -1)  # (batch, units)
         if (threshold is not None or layer.kind in DEAD_UNIT_KINDS) and out.shape[0] >= DEAD_UNIT_MIN_BATCH:
             dead = stats.saturated(out, layer.kind, threshold).all(dim=0)  # (units,)
             fraction = dead.float().mean().item()
             if fraction > DEAD_UNIT_LIMIT:
-                findings.append(Finding(label, "dead_units", "warning", fraction,
-                                        f"{int(dead.sum())} of {dead.numel()} units ({fraction:.0%}) are {flat} for "
-                                        f"every example in the batch: they pass no gradient and may never learn again; "
-                                        f"lower the learning rate, or the initial gain or bias"))
+                findings.append(
+                    Finding(
+                        label,
+                        "dead_units",
+                        "warning",
+                        fraction,
+                        f"{int(dead.sum())} of {dead.numel()} units ({fraction:.0%}) are {flat} for "
+                        f"every example in the batch: they pass no gradient and may never learn again; "
+                        f"lower the learning rate, or the initial gain or bias",
+                    )
+                )
     if len(layers) >= 2:
         first = layers[0]
         first_std = first.out.std().item()
@@ -118,14 +146,28 @@ def _activations(run):
             ratio = layer.out.std().item() / first_std if first_std > 0 else math.nan
             label, other = stats.layer_label(layer), stats.layer_label(first)
             if ratio < COLLAPSE_RATIO:
-                findings.append(Finding(label, "collapsing", "warning", ratio,
-                                        f"the output std is {ratio:.0%} of {other}'s: the signal shrinks layer after "
-                                        f"layer, so deeper layers see less and less of the input; "
-                                        f"raise the initial gain (5/3 suits tanh) or add batchnorm"))
+                findings.append(
+                    Finding(
+                        label,
+                        "collapsing",
+                        "warning",
+                        ratio,
+                        f"the output std is {ratio:.0%} of {other}'s: the signal shrinks layer after "
+                        f"layer, so deeper layers see less and less of the input; "
+                        f"raise the initial gain (5/3 suits tanh) or add batchnorm",
+                    )
+                )
             elif ratio > GROWTH_RATIO:
-                findings.append(Finding(label, "exploding_activations", "warning", ratio,
-                                        f"the output std is {_times(ratio)} {other}'s: the signal grows layer after "
-                                        f"layer; lower the initial gain, or add batchnorm"))
+                findings.append(
+                    Finding(
+                        label,
+                        "exploding_activations",
+                        "warning",
+                        ratio,
+                        f"the output std is {_times(ratio)} {other}'s: the signal grows layer after "
+                        f"layer; lower the initial gain, or add batchnorm",
+                    )
+                )
     return findings
 
 
@@ -140,15 +182,29 @@ def _gradients(run):
         ratio = layer.grad.std().item() / ref if ref > 0 else math.nan
         label, where = stats.layer_label(layer), stats.layer_label(nearest)
         if ratio < 1 / GRADIENT_RATIO:
-            findings.append(Finding(label, "vanishing_gradients", "warning", ratio,
-                                    f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the "
-                                    f"loss: gradients fade on their way back, so the early layers learn slowly; "
-                                    f"raise the initial gain or add batchnorm"))
+            findings.append(
+                Finding(
+                    label,
+                    "vanishing_gradients",
+                    "warning",
+                    ratio,
+                    f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the "
+                    f"loss: gradients fade on their way back, so the early layers learn slowly; "
+                    f"raise the initial gain or add batchnorm",
+                )
+            )
         elif ratio > GRADIENT_RATIO:
-            findings.append(Finding(label, "exploding_gradients", "warning", ratio,
-                                    f"the gradient here is {_times(ratio)} larger than at {where}, nearest the loss: "
-                                    f"gradients grow on their way back, so the early layers take the biggest steps; "
-                                    f"lower the initial gain or add batchnorm"))
+            findings.append(
+                Finding(
+                    label,
+                    "exploding_gradients",
+                    "warning",
+                    ratio,
+                    f"the gradient here is {_times(ratio)} larger than at {where}, nearest the loss: "
+                    f"gradients grow on their way back, so the early layers take the biggest steps; "
+                    f"lower the initial gain or add batchnorm",
+                )
+            )
     return findings
 
 
@@ -179,21 +235,35 @@ def _updates(run):
         if lr:
             change += f" (lr {lr:g} -> {_one_digit(lr * factor):g})"
         speed = "slowly: training crawls" if median < UPDATE_RATIO_TARGET else "fast: training is unstable"
-        findings.append(Finding("run", "update_ratio", "warning", median,
-                                f"each step changes a weight by about {10 ** median:.0e} of its size (median "
-                                f"update:data), far from the 1e-3 rule of thumb, so the weights learn too {speed}; "
-                                f"{change}"))
+        findings.append(
+            Finding(
+                "run",
+                "update_ratio",
+                "warning",
+                median,
+                f"each step changes a weight by about {10**median:.0e} of its size (median "
+                f"update:data), far from the 1e-3 rule of thumb, so the weights learn too {speed}; "
+                f"{change}",
+            )
+        )
     last, others = weights[-1], [recent[p.index] for p in weights[:-1] if p.index in recent]
     if last.index in recent and others:
         typical = torch.tensor(others).median().item()
         factor = 10 ** (recent[last.index] - typical)
         if factor > LAST_LAYER_FACTOR:
-            mine, theirs = f"{10 ** recent[last.index]:.0e}", f"{10 ** typical:.0e}"
-            findings.append(Finding(f"weight {stats.weight_label(last)}", "last_layer_fast", "warning", factor,
-                                    f"the last layer's weight changes {_times(factor)} faster per step than the typical "
-                                    f"weight (update:data {mine} vs {theirs}), so it learns ahead of the rest; early "
-                                    f"on this comes from shrinking its initial weights and settles with training, "
-                                    f"otherwise give it a smaller learning rate"))
+            mine, theirs = f"{10 ** recent[last.index]:.0e}", f"{10**typical:.0e}"
+            findings.append(
+                Finding(
+                    f"weight {stats.weight_label(last)}",
+                    "last_layer_fast",
+                    "warning",
+                    factor,
+                    f"the last layer's weight changes {_times(factor)} faster per step than the typical "
+                    f"weight (update:data {mine} vs {theirs}), so it learns ahead of the rest; early "
+                    f"on this comes from shrinking its initial weights and settles with training, "
+                    f"otherwise give it a smaller learning rate",
+                )
+            )
     return findings
 
 

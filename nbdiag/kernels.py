@@ -5,6 +5,7 @@ numbers in another order, so the last printed digit of an `%e` figure may differ
 and a long run amplifies that into its leading digits. Only the command line pins kernels, in its own process:
 importing nbdiag never changes the kernels of your own torch code.
 """
+
 import os
 import platform
 import re
@@ -44,8 +45,12 @@ def read_cpu(cpuinfo_path="/proc/cpuinfo"):
 
     processor = platform.processor()  # e.g. 'Intel64 Family 6 Model 85 Stepping 7, GenuineIntel' on Windows
     vendor = field("vendor_id") or next((v for v in ("GenuineIntel", "AuthenticAMD") if v in processor), "")
-    return CPU(machine=platform.machine(), vendor=vendor, model=field("model name") or processor,
-               flags=frozenset(field("flags").split()))
+    return CPU(
+        machine=platform.machine(),
+        vendor=vendor,
+        model=field("model name") or processor,
+        flags=frozenset(field("flags").split()),
+    )
 
 
 def pinned_environment(cpu, environ):

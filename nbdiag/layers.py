@@ -1,4 +1,5 @@
 """From-scratch layers of the lecture's MLP (each keeps its last output in `.out`), and the plan that lays them out."""
+
 from dataclasses import dataclass
 
 import torch

@@ -1,4 +1,5 @@
 """The lesson's published tables, and how the tables a run prints compare with them, figure by figure."""
+
 import re
 from dataclasses import dataclass
 
@@ -106,8 +107,9 @@ CASES = {
     "gain 3": LessonCase(("--gain", "3"), (GAIN_3_ACTIVATIONS, GAIN_3_GRADIENTS), True),
     "gain 0.5": LessonCase(("--gain", "0.5"), (GAIN_0_5_ACTIVATIONS, GAIN_0_5_GRADIENTS), True),
     "linear sandwich": LessonCase(("--no-tanh", "--gain", "5/3"), (NO_TANH_ACTIVATIONS, NO_TANH_GRADIENTS), True),
-    "batchnorm 1001 steps": LessonCase(("--batchnorm", "--steps", "1001"), (BATCHNORM_ACTIVATIONS, BATCHNORM_GRADIENTS),
-                                       False),
+    "batchnorm 1001 steps": LessonCase(
+        ("--batchnorm", "--steps", "1001"), (BATCHNORM_ACTIVATIONS, BATCHNORM_GRADIENTS), False
+    ),
 }
 
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]\d+)?")
@@ -160,8 +162,9 @@ def compare(printed, case):
         lesson_rows = table.strip().splitlines()
         our_rows = [line for line in rows if _kind(line) == _kind(lesson_rows[0])]
         if [_row(r) for r in our_rows] != [_row(r) for r in lesson_rows]:
-            raise ValueError(f"{case}: printed rows {[_row(r) for r in our_rows]}, the lesson's "
-                             f"{[_row(r) for r in lesson_rows]}")
+            raise ValueError(
+                f"{case}: printed rows {[_row(r) for r in our_rows]}, the lesson's {[_row(r) for r in lesson_rows]}"
+            )
         for ours_row, lesson_row in zip(our_rows, lesson_rows):
             ours, lesson = NUMBER.findall(ours_row), NUMBER.findall(lesson_row)
             if len(ours) != len(lesson):

@@ -8,6 +8,7 @@ under any other backend the picture is a PNG in an Image widget, rendered whole 
 The blitting leans on two ipympl internals, named where they are used (read from ipympl 0.10.0, with
 matplotlib 3.11.2's webagg_core underneath): `Canvas.syncing_data_url` and `_force_full`.
 """
+
 import html
 import io
 
@@ -38,8 +39,10 @@ def _keep_limits(ax, old_xlim, old_ylim):
 
     Then the ticks, and so the background image, mostly stay the same, and a redraw only repaints the lines.
     """
-    for (low, high), (old_low, old_high), set_lim in ((ax.get_xlim(), old_xlim, ax.set_xlim),
-                                                      (ax.get_ylim(), old_ylim, ax.set_ylim)):
+    for (low, high), (old_low, old_high), set_lim in (
+        (ax.get_xlim(), old_xlim, ax.set_xlim),
+        (ax.get_ylim(), old_ylim, ax.set_ylim),
+    ):
         if old_low <= low and high <= old_high and high - low >= KEEP * (old_high - old_low):
             low, high = old_low, old_high
         else:  # room for the next runs' data to move a little
@@ -54,8 +57,10 @@ def _legend_html(ax, legend=()):
     for line in ax.get_lines():
         label = line.get_label() if line.get_gid() == "series" else labels.get(line.get_gid())
         if label:
-            entries.append(f'<span style="color:{to_hex(line.get_color())}; white-space:nowrap; margin-right:0.8em">'
-                           f'&#9473; {html.escape(label)}</span>')
+            entries.append(
+                f'<span style="color:{to_hex(line.get_color())}; white-space:nowrap; margin-right:0.8em">'
+                f"&#9473; {html.escape(label)}</span>"
+            )
     return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
 
 
@@ -82,8 +87,9 @@ class Picture:
         self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
         width, height = figsize
         # a fixed layout: tight and constrained layouts measure every text again at every draw
-        self.figure.subplots_adjust(left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height,
-                                    top=1 - 0.12 / height, wspace=0.06)
+        self.figure.subplots_adjust(
+            left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height, top=1 - 0.12 / height, wspace=0.06
+        )
         column_width = W.Layout(width=f"{width * DPI / columns:.0f}px")
         self.titles = [W.HTML(layout=column_width) for _ in self.axes]
         self.legends = [W.HTML(layout=column_width) for _ in self.axes]
@@ -153,5 +159,7 @@ class Picture:
 
     def _layout(self):
         """What the background depends on: the figure's size and each axes' limits and lines."""
-        return (tuple(self.figure.bbox.size),
-                [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes])
+        return (
+            tuple(self.figure.bbox.size),
+            [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes],
+        )

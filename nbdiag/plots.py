@@ -3,6 +3,7 @@
 Called again on the same axes with records of the same layout, a plotter updates its lines in place
 (set_data), which is what the widgets rely on to redraw without flicker.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -154,8 +155,10 @@ def plot_activation_over_time(records, layer, ax=None, step=None):
     ax.set_xlabel("step")
     ax.set_ylabel("output value")
     beyond = r.outside.max()
-    ax.set_title(f"{r.label} over training" + (f" — up to {beyond:.1f}% beyond the bins, drawn at the edges"
-                                               if beyond > 0 else ""))
+    ax.set_title(
+        f"{r.label} over training"
+        + (f" — up to {beyond:.1f}% beyond the bins, drawn at the edges" if beyond > 0 else "")
+    )
     return mark_step(ax, step)
 
 
@@ -199,8 +202,10 @@ def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
         _, ax = plt.subplots(1, 2, figsize=(12, 3.5))
     if len(ax) != 2:
         raise ValueError(f"ax must be two axes (activations, gradients), got {len(ax)}")
-    for a, measured, field, title in ((ax[0], activation_stats, "activation_std", "activation std per layer"),
-                                      (ax[1], gradient_stats, "gradient_std", "gradient std per layer")):
+    for a, measured, field, title in (
+        (ax[0], activation_stats, "activation_std", "activation std per layer"),
+        (ax[1], gradient_stats, "gradient_std", "gradient std per layer"),
+    ):
         a.clear()
         x = [p.index for p in predicted]
         a.plot(x, [getattr(p, field) for p in predicted], "--o", color="tab:gray", label="predicted (linear layers)")

@@ -1,5 +1,6 @@
 """What a run leaves for the diagnostics. nbdiag.train and nbdiag.watch both produce a RunRecord; stats, plots,
 health, session and widgets read a run only through its fields."""
+
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 

@@ -1,4 +1,5 @@
 """The state behind the widgets: a config and the run it gives. No ipywidgets or matplotlib here."""
+
 import dataclasses
 import functools
 

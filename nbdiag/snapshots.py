@@ -1,6 +1,7 @@
 """Over training time: snapshots of the watched layers and weights at a schedule of steps, in bounded memory.
 
 A recorder: train and watch add to it while they run; nbdiag.stats reads what it kept."""
+
 import math
 from dataclasses import dataclass
 
@@ -101,9 +102,12 @@ class Snapshots:
             if not self.due(step):
                 return
         weights = [p for p in params if len(p.shape) == 2 and p.grad is not None]
-        pictures = StepPictures(step, [histogram(l.out, layer_label(l)) for l in layers],
-                                [histogram(l.grad, layer_label(l)) for l in layers if l.grad is not None],
-                                [histogram(p.grad, weight_label(p)) for p in weights])
+        pictures = StepPictures(
+            step,
+            [histogram(l.out, layer_label(l)) for l in layers],
+            [histogram(l.grad, layer_label(l)) for l in layers if l.grad is not None],
+            [histogram(p.grad, weight_label(p)) for p in weights],
+        )
         self.kept.append(Snapshot(step, {l.index: self._summary(l) for l in layers}, pictures))
 
     def _summary(self, layer):
@@ -140,8 +144,17 @@ class Snapshots:
             counts = np.stack([r[0] for r in rows]).astype(float)  # (snapshots, bins)
             widths = np.diff(edges.numpy())
             totals = np.maximum(counts.sum(1, keepdims=True), 1)
-            out.append(LayerOverTime(label, index, kind, steps, edges.numpy(), counts / totals / widths,
-                                     *(np.array([r[k] for r in rows]) for k in range(1, 5))))
+            out.append(
+                LayerOverTime(
+                    label,
+                    index,
+                    kind,
+                    steps,
+                    edges.numpy(),
+                    counts / totals / widths,
+                    *(np.array([r[k] for r in rows]) for k in range(1, 5)),
+                )
+            )
         return out
 
     def numbers(self):

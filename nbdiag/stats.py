@@ -1,4 +1,5 @@
 """Diagnostics of a finished run as named records, and the lesson's text tables. No plotting here."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,8 +117,10 @@ def weights(run):
 
 
 def activation_stats(run):
-    return [ActivationStats(l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, run.saturation))
-            for l in watched_layers(run)]
+    return [
+        ActivationStats(l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, run.saturation))
+        for l in watched_layers(run)
+    ]
 
 
 def _with_grad(run):
@@ -130,8 +133,13 @@ def gradient_stats(run):
 
 
 def weight_grad_stats(run):
-    return [WeightGradStats(p.index, p.shape, p.grad.mean().item(), p.grad.std().item(),
-                            (p.grad.std() / p.data.std()).item()) for p in weights(run) if p.grad is not None]
+    return [
+        WeightGradStats(
+            p.index, p.shape, p.grad.mean().item(), p.grad.std().item(), (p.grad.std() / p.data.std()).item()
+        )
+        for p in weights(run)
+        if p.grad is not None
+    ]
 
 
 def histogram(t, label):
@@ -169,8 +177,9 @@ def weight_grad_histograms(run):
 
 def update_ratio_history(run):
     """log10 update:data of each 2-D parameter at each step, as the lesson's last picture plots it."""
-    return [RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy())
-            for p in weights(run)]
+    return [
+        RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy()) for p in weights(run)
+    ]
 
 
 def _signed(x, decimals, digits):
@@ -185,29 +194,37 @@ def _scientific(x, digits):
 
 
 def format_activation_table(stats, digits=STABLE_DIGITS):
-    return "\n".join("layer %d (%10s): mean %s, std %.2f, saturated: %.2f%%"
-                     % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, s.saturated) for s in stats)
+    return "\n".join(
+        "layer %d (%10s): mean %s, std %.2f, saturated: %.2f%%"
+        % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, s.saturated)
+        for s in stats
+    )
 
 
 def format_gradient_table(stats, digits=STABLE_DIGITS):
     """The gradient table; `digits` is the significant digits of the std (see STABLE_DIGITS)."""
-    return "\n".join("layer %d (%10s): mean %s, std %s" % (s.index, s.kind, _signed(s.mean, 6, digits),
-                                                          _scientific(s.std, digits)) for s in stats)
+    return "\n".join(
+        "layer %d (%10s): mean %s, std %s" % (s.index, s.kind, _signed(s.mean, 6, digits), _scientific(s.std, digits))
+        for s in stats
+    )
 
 
 def format_weight_table(stats, digits=STABLE_DIGITS):
     """The weight-gradient table; `digits` is the significant digits of the std and ratio (see STABLE_DIGITS)."""
-    return "\n".join("weight %10s | mean %s | std %s | grad:data ratio %s"
-                     % (s.shape, _signed(s.mean, 6, digits), _scientific(s.std, digits),
-                        _scientific(s.grad_data_ratio, digits)) for s in stats)
+    return "\n".join(
+        "weight %10s | mean %s | std %s | grad:data ratio %s"
+        % (s.shape, _signed(s.mean, 6, digits), _scientific(s.std, digits), _scientific(s.grad_data_ratio, digits))
+        for s in stats
+    )
 
 
 def format_update_ratios(run):
     """The last step's log10 update:data of each 2-D weight."""
     if not len(run.update_ratios):
         return "(no update was applied)"
-    return "\n".join("weight %10s | update:data log10 %+.3f" % (p.shape, run.update_ratios[-1, p.index].item())
-                     for p in weights(run))
+    return "\n".join(
+        "weight %10s | update:data log10 %+.3f" % (p.shape, run.update_ratios[-1, p.index].item()) for p in weights(run)
+    )
 
 
 def tables(run, digits=STABLE_DIGITS):
@@ -264,8 +281,10 @@ def _weight_std(layer, config):
 def activations_over_time(run):
     """A snapshots.LayerOverTime per watched layer, from a run recorded with snapshots (train(config, snapshots=N))."""
     if run.snapshots is None or not run.snapshots.kept:
-        raise ValueError("this run recorded no snapshots: train it with snapshots=N (every N steps) or "
-                         "snapshots='log', e.g. train(config, snapshots=50)")
+        raise ValueError(
+            "this run recorded no snapshots: train it with snapshots=N (every N steps) or "
+            "snapshots='log', e.g. train(config, snapshots=50)"
+        )
     return run.snapshots.records()
 
 
@@ -279,6 +298,8 @@ def pictures_at(run, step):
     there, for plots.plot_activations(pictures_at(run, 100).activations) and the like."""
     steps = snapshot_steps(run)
     if not steps:
-        raise ValueError("this run recorded no snapshots: train it with snapshots=N (every N steps) or "
-                         "snapshots='log', e.g. train(config, snapshots=50)")
+        raise ValueError(
+            "this run recorded no snapshots: train it with snapshots=N (every N steps) or "
+            "snapshots='log', e.g. train(config, snapshots=50)"
+        )
     return run.snapshots.kept[int(np.abs(np.array(steps) - step).argmin())].pictures

@@ -1,4 +1,5 @@
 """The run configuration, the model it builds, and the instrumented training loop."""
+
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -45,27 +46,71 @@ class Config:
     says what it does, what values it takes, and how the command line and the dashboard offer it."""
 
     n_embd: int = _option(10, "size of each character's embedding vector")
-    n_hidden: int = _option(100, "neurons in each hidden layer", label="neurons per layer", control="slider",
-                            limits=(10, 500), step=10)
+    n_hidden: int = _option(
+        100, "neurons in each hidden layer", label="neurons per layer", control="slider", limits=(10, 500), step=10
+    )
     depth: int = _option(5, "number of hidden layers", label="hidden layers", control="slider", limits=(1, 10))
-    gain: float = _option(5 / 3, "multiplies the initial weights before the last layer; 5/3 suits tanh",
-                          flag="--gain", control="slider", limits=(0.2, 5.0), step=0.01)
-    batchnorm: bool = _option(False, "a BatchNorm1d after every Linear, before the tanh (the Linears lose their bias)",
-                              label="batch norm", flag="--batchnorm", control="switch")
-    tanh: bool = _option(True, "a Tanh after every hidden layer; off gives a stack of linear layers",
-                         label="tanh layers", flag="--no-tanh", control="switch")
-    last_layer_scale: float = _option(0.1, "shrinks the last Linear's weight (or last BatchNorm's gamma) for a less "
-                                           "confident start")
-    fan_in_scaling: bool = _option(True, "divide the initial weights by sqrt(fan_in) (Kaiming-style)",
-                                   label="fan_in scaling", flag="--no-fan-in", control="switch")
-    lr: float = _option(0.1, "the SGD learning rate: the size of each step", label="learning rate", flag="--lr",
-                        control="log slider", limits=(1e-3, 10.0))
+    gain: float = _option(
+        5 / 3,
+        "multiplies the initial weights before the last layer; 5/3 suits tanh",
+        flag="--gain",
+        control="slider",
+        limits=(0.2, 5.0),
+        step=0.01,
+    )
+    batchnorm: bool = _option(
+        False,
+        "a BatchNorm1d after every Linear, before the tanh (the Linears lose their bias)",
+        label="batch norm",
+        flag="--batchnorm",
+        control="switch",
+    )
+    tanh: bool = _option(
+        True,
+        "a Tanh after every hidden layer; off gives a stack of linear layers",
+        label="tanh layers",
+        flag="--no-tanh",
+        control="switch",
+    )
+    last_layer_scale: float = _option(
+        0.1, "shrinks the last Linear's weight (or last BatchNorm's gamma) for a less confident start"
+    )
+    fan_in_scaling: bool = _option(
+        True,
+        "divide the initial weights by sqrt(fan_in) (Kaiming-style)",
+        label="fan_in scaling",
+        flag="--no-fan-in",
+        control="switch",
+    )
+    lr: float = _option(
+        0.1,
+        "the SGD learning rate: the size of each step",
+        label="learning rate",
+        flag="--lr",
+        control="log slider",
+        limits=(1e-3, 10.0),
+    )
     batch_size: int = _option(32, "examples per step")
-    steps: int = _option(1, "optimization steps; the lesson's first tables come after 1", label="training steps",
-                         flag="--steps", control="slider", limits=(1, 3000), live=False)
+    steps: int = _option(
+        1,
+        "optimization steps; the lesson's first tables come after 1",
+        label="training steps",
+        flag="--steps",
+        control="slider",
+        limits=(1, 3000),
+        live=False,
+    )
     # the control's largest seed is the largest whole number a browser holds exactly
-    seed: int = _option(2147483647, "seeds the one generator that draws the weights and the minibatches",
-                        label="random seed", low=0, high=2**63 - 1, flag="--seed", control="box", limits=(0, 2**53 - 1))
+    seed: int = _option(
+        2147483647,
+        "seeds the one generator that draws the weights and the minibatches",
+        label="random seed",
+        low=0,
+        high=2**63 - 1,
+        flag="--seed",
+        control="box",
+        limits=(0, 2**53 - 1),
+    )
 
     @staticmethod
     def option(name):
@@ -92,8 +137,11 @@ def expected(name):
         return "True or False"
     if kind is float:
         return "a positive number such as 0.1 or 5/3"
-    return f"a whole number >= {option.low}" if option.high is None else \
-        f"a whole number from {option.low} to {option.high}"
+    return (
+        f"a whole number >= {option.low}"
+        if option.high is None
+        else f"a whole number from {option.low} to {option.high}"
+    )
 
 
 def valid(name, value):
@@ -142,8 +190,13 @@ def build_model(config, vocab_size, generator):
     layers = []
     for p in plan(config, vocab_size):
         if p.kind == "Linear":  # batchnorm's beta does the bias's job
-            layer = Linear(p.fan_in, p.fan_out, bias=not config.batchnorm, generator=generator,
-                           fan_in_scaling=config.fan_in_scaling)
+            layer = Linear(
+                p.fan_in,
+                p.fan_out,
+                bias=not config.batchnorm,
+                generator=generator,
+                fan_in_scaling=config.fan_in_scaling,
+            )
             layer.weight *= p.scale
         elif p.kind == "BatchNorm1d":
             layer = BatchNorm1d(p.fan_out)
@@ -185,8 +238,10 @@ class Run:
         if self.diverged_at is None:
             return f"trained {self.steps_done} steps, final loss {self.losses[-1].item():.4f}"
         loss = self.losses[-1].item()
-        return (f"diverged at step {self.diverged_at}: the loss became {loss} "
-                f"(lr {self.config.lr:g} is probably too large); stopped there")
+        return (
+            f"diverged at step {self.diverged_at}: the loss became {loss} "
+            f"(lr {self.config.lr:g} is probably too large); stopped there"
+        )
 
 
 def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
@@ -250,8 +305,11 @@ def _train(config, dataset, progress, snapshots=None):
             p.grad = None
         loss.backward()
         if snapshot:
-            snapshots.add(i, [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
-                          [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)])
+            snapshots.add(
+                i,
+                [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
+                [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)],
+            )
         if not finite:
             diverged_at = i
             update_std, data_std = update_std[:i], data_std[:i]
@@ -267,7 +325,11 @@ def _train(config, dataset, progress, snapshots=None):
         steps.close()
     ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
     return Run(
-        config=config, losses=torch.tensor(losses), update_ratios=ratios, diverged_at=diverged_at, snapshots=snapshots,
+        config=config,
+        losses=torch.tensor(losses),
+        update_ratios=ratios,
+        diverged_at=diverged_at,
+        snapshots=snapshots,
         layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
         watched=tuple(watched),
         params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],

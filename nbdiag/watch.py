@@ -19,9 +19,11 @@ SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's l
 snapshots=N, also at most max_snapshots histograms of each watched layer and weight (see nbdiag.snapshots).
 Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
 """
+
 import functools
 import math
 import warnings
+
 import torch
 from torch import nn
 
@@ -30,8 +32,25 @@ from .snapshots import MAX_SNAPSHOTS, Snapshots
 
 BATCH_STEPS = 32  # update:data of up to this many steps are computed together (a few big operations, not many small)
 SNAPSHOT_NUMBERS = 2**22  # ... as long as their parameter copies hold at most this many numbers (16 MB in float32)
-ACTIVATIONS = (nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.ReLU6, nn.Hardtanh,
-               nn.Softplus, nn.Mish, nn.SELU, nn.CELU, nn.PReLU, nn.Softsign, nn.Hardswish, nn.Hardsigmoid)
+ACTIVATIONS = (
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.ReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.Softplus,
+    nn.Mish,
+    nn.SELU,
+    nn.CELU,
+    nn.PReLU,
+    nn.Softsign,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+)
 
 
 class Recording:
@@ -44,8 +63,9 @@ class Recording:
             raise TypeError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf):
             raise ValueError(f"lr must be a positive number (the learning rate, used in advice) or None, got {lr!r}")
-        if saturation is not None and (isinstance(saturation, bool) or not isinstance(saturation, (int, float))
-                                       or not 0 < saturation < math.inf):
+        if saturation is not None and (
+            isinstance(saturation, bool) or not isinstance(saturation, (int, float)) or not 0 < saturation < math.inf
+        ):
             raise ValueError(f"saturation must be a positive threshold on |output| or None, got {saturation!r}")
         self.lr, self.saturation = lr, saturation
         # the watched layers' histograms at a schedule of steps, as train(..., snapshots=N) keeps them
@@ -86,8 +106,9 @@ class Recording:
         self._remove_hooks()
         self._state = "done"
         if exc[0] is None and not self._losses:
-            warnings.warn("nbdiag.watch recorded no step: call rec.step(loss) after each optimizer.step()",
-                          stacklevel=2)
+            warnings.warn(
+                "nbdiag.watch recorded no step: call rec.step(loss) after each optimizer.step()", stacklevel=2
+            )
         return False  # an exception inside the block goes on up
 
     def _remove_hooks(self):
@@ -117,21 +138,33 @@ class Recording:
         self._last = [(out, None if out is None else out.grad) for out in self._pending]
         grads = [p.grad for p in self._params]
         if all(g is None for g in grads):
-            raise RuntimeError("rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
-                               "before the next optimizer.zero_grad()")
+            raise RuntimeError(
+                "rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
+                "before the next optimizer.zero_grad()"
+            )
         self._grads = grads
         if self.snapshots is not None and self.snapshots.due(i):
-            self.snapshots.add(i, [LayerRecord(index, type(module).__name__, out, grad, name) for
-                                   (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
-                                   if out is not None],
-                               [ParamRecord(k, tuple(p.shape), p, g, name)
-                                for k, ((name, p), g) in enumerate(zip(self._named_params, grads))])
+            self.snapshots.add(
+                i,
+                [
+                    LayerRecord(index, type(module).__name__, out, grad, name)
+                    for (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
+                    if out is not None
+                ],
+                [
+                    ParamRecord(k, tuple(p.shape), p, g, name)
+                    for k, ((name, p), g) in enumerate(zip(self._named_params, grads))
+                ],
+            )
         if not math.isfinite(value):
             self.diverged_at = i
             return
         if not self._update_ratios.step() and i == 0:
-            warnings.warn("rec.step(loss) saw no parameter change since the watch began: "
-                          "call it after optimizer.step(), not before", stacklevel=2)
+            warnings.warn(
+                "rec.step(loss) saw no parameter change since the watch began: "
+                "call it after optimizer.step(), not before",
+                stacklevel=2,
+            )
 
     # -- the records (records.RunRecord)
 
@@ -148,16 +181,23 @@ class Recording:
     @property
     def layers(self):
         """A LayerRecord per watched layer, with output and output gradient at the last step."""
-        return [LayerRecord(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
-                for (index, name, module), (out, grad) in zip(self._watched_modules, self._last) if out is not None]
+        return [
+            LayerRecord(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
+            for (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
+            if out is not None
+        ]
 
     @property
     def params(self):
         """A ParamRecord per trainable parameter: its value after the last step, that step's gradient."""
         if self._state == "new":
             return []
-        return [ParamRecord(i, tuple(p.shape), data.cpu().clone(), _cpu(grad), name)
-                for i, ((name, p), data, grad) in enumerate(zip(self._named_params, self._update_ratios.latest(), self._grads))]
+        return [
+            ParamRecord(i, tuple(p.shape), data.cpu().clone(), _cpu(grad), name)
+            for i, ((name, p), data, grad) in enumerate(
+                zip(self._named_params, self._update_ratios.latest(), self._grads)
+            )
+        ]
 
     @property
     def steps_done(self):
@@ -172,8 +212,10 @@ class Recording:
         if self.diverged_at is None:
             return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
         lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
-        return (f"diverged at step {self.diverged_at}: the loss became {loss} ({lr} is probably too large); "
-                f"recording stopped there")
+        return (
+            f"diverged at step {self.diverged_at}: the loss became {loss} ({lr} is probably too large); "
+            f"recording stopped there"
+        )
 
 
 class UpdateRatios:
@@ -219,14 +261,14 @@ class UpdateRatios:
     def ratios(self):
         """(steps, n_params) on the CPU, in float32."""
         self._compute()
-        return self._ratios[:self._done].float().cpu().clone()
+        return self._ratios[: self._done].float().cpu().clone()
 
     def latest(self):
         """Each parameter's value as the last step left it, in the model's order (views into the buffer)."""
         data, start, latest = [None] * len(self.params), 0, self._copies[self._pending]
         for i in self._order.tolist():
             p = self.params[i]
-            data[i] = latest[start:start + p.numel()].view(p.shape)
+            data[i] = latest[start : start + p.numel()].view(p.shape)
             start += p.numel()
         return data
 
@@ -241,15 +283,17 @@ class UpdateRatios:
         if m == 0:
             return
         with torch.no_grad():
-            after = self._copies[1:m + 1]  # (m, numel) the parameters after each step
+            after = self._copies[1 : m + 1]  # (m, numel) the parameters after each step
             change = after - self._copies[:m]  # what the optimizer really did
             # log10(std(change) / std(param after the update)), as the lesson defines update:data; both stds
             # divide by the same sqrt(numel - 1), so the norms of the deviations from the mean give the ratio
-            dev = [torch.cat([_deviation(x[:, s:s + k * n].view(m, k, n)) for s, k, n in self._groups], dim=1)
-                   for x in (change, after)]  # 2 x (m, n_params) in self._order
+            dev = [
+                torch.cat([_deviation(x[:, s : s + k * n].view(m, k, n)) for s, k, n in self._groups], dim=1)
+                for x in (change, after)
+            ]  # 2 x (m, n_params) in self._order
             while self._done + m > len(self._ratios):
                 self._ratios = torch.cat([self._ratios, torch.empty_like(self._ratios)])
-            self._ratios[self._done:self._done + m, self._order] = (dev[0] / dev[1]).log10()  # one element: 0/0 = NaN
+            self._ratios[self._done : self._done + m, self._order] = (dev[0] / dev[1]).log10()  # one element: 0/0 = NaN
             self._copies[0].copy_(self._copies[m])
         self._done, self._pending = self._done + m, 0
 
@@ -276,8 +320,9 @@ def watch(model, lr=None, layers=None, saturation=None, snapshots=None, max_snap
     stats.activations_over_time(rec), stats.pictures_at(rec, step) and the dashboard's step slider; as the
     number of steps is not known ahead, the last step is kept only if the schedule takes it.
     """
-    return Recording(model, lr=lr, layers=layers, saturation=saturation, snapshots=snapshots,
-                     max_snapshots=max_snapshots)
+    return Recording(
+        model, lr=lr, layers=layers, saturation=saturation, snapshots=snapshots, max_snapshots=max_snapshots
+    )
 
 
 def _choose_layers(model, named, layers):
@@ -288,8 +333,10 @@ def _choose_layers(model, named, layers):
         if not chosen:  # a network without activations: its Linear layers, the output layer aside, as the lesson
             chosen = [t for t in indexed if isinstance(t[2], nn.Linear)][:-1]
         if not chosen:
-            raise ValueError("watch found no activation or Linear layer to watch; pass layers=[...] "
-                             "(submodules or names from model.named_modules())")
+            raise ValueError(
+                "watch found no activation or Linear layer to watch; pass layers=[...] "
+                "(submodules or names from model.named_modules())"
+            )
         return chosen
     if isinstance(layers, type) or (isinstance(layers, tuple) and all(isinstance(t, type) for t in layers)):
         chosen = [t for t in indexed if isinstance(t[2], layers)]

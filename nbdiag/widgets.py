@@ -8,6 +8,7 @@ State and view: the Session (nbdiag.session) holds the config and the last run. 
 are observed; each change is queued in the session and run at the kernel's next turn, so that a
 burst of changes (a slider drag) costs one run, of the latest values.
 """
+
 import asyncio
 import functools
 import html
@@ -62,15 +63,27 @@ def _control(name, value):
     option = Config.option(name)
     label, (low, high) = option.label or name, option.limits or (None, None)
     if option.control == "switch":
-        return W.Checkbox(value=value, description=label, tooltip=option.help, indent=False,
-                          layout=W.Layout(width="auto", margin="0 2em 0 0"))
+        return W.Checkbox(
+            value=value,
+            description=label,
+            tooltip=option.help,
+            indent=False,
+            layout=W.Layout(width="auto", margin="0 2em 0 0"),
+        )
     if option.control == "box":
         return W.BoundedIntText(value=value, min=low, max=high, description=label, tooltip=option.help, style=_STYLE)
-    common = dict(value=value, description=label, tooltip=option.help, continuous_update=option.live,
-                  style=_STYLE, layout=W.Layout(width="34em"))
+    common = dict(
+        value=value,
+        description=label,
+        tooltip=option.help,
+        continuous_update=option.live,
+        style=_STYLE,
+        layout=W.Layout(width="34em"),
+    )
     if option.control == "log slider":
-        return W.FloatLogSlider(base=10, min=math.log10(low), max=math.log10(high), step=0.1, readout_format=".3g",
-                                **common)
+        return W.FloatLogSlider(
+            base=10, min=math.log10(low), max=math.log10(high), step=0.1, readout_format=".3g", **common
+        )
     if KINDS[name] is float:
         return W.FloatSlider(min=low, max=high, step=option.step, readout_format=".2f", **common)
     return W.IntSlider(min=low, max=high, step=option.step, **common)
@@ -98,6 +111,7 @@ def _chosen(names, allowed, kind):
 
 def _describe(config):
     """One line a student can read: the dashboard's settings of the run (the status line gives its steps)."""
+
     def shown(name):
         value = getattr(config, name)
         return ("on" if value else "off") if KINDS[name] is bool else format_number(value)
@@ -107,7 +121,7 @@ def _describe(config):
 
 def _status_html(run):
     color = "#b00020" if run.diverged_at is not None else "inherit"
-    settings = f'<br><small>{html.escape(_describe(run.config))}</small>' if run.config is not None else ""
+    settings = f"<br><small>{html.escape(_describe(run.config))}</small>" if run.config is not None else ""
     return f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b>{settings}</div>'
 
 
@@ -115,8 +129,10 @@ def _verdicts_html(run):
     """What health.diagnose reads in the run, one finding a line, problems in red."""
     findings = health.diagnose(run)
     color = "#b00020" if any(f.severity == "error" for f in findings) else "inherit"
-    return (f'<pre style="font-size:12px; line-height:1.3; margin:0.3em 0; white-space:pre-wrap; color:{color}">'
-            f'{html.escape(health.format_findings(findings))}</pre>')
+    return (
+        f'<pre style="font-size:12px; line-height:1.3; margin:0.3em 0; white-space:pre-wrap; color:{color}">'
+        f"{html.escape(health.format_findings(findings))}</pre>"
+    )
 
 
 def _tables_html(run):
@@ -152,21 +168,44 @@ def _tanh_band(run):
     return "tanh_output" if tanh_only and run.saturation is None else None
 
 
-ALL_VIEWS = {view.name: view for view in (
-    View("activations", lambda run, ax, at: plots.plot_activations(
-        at.activations if at else stats.activation_histograms(run), ax), band=_tanh_band),
-    View("gradients", lambda run, ax, at: plots.plot_gradients(
-        at.gradients if at else stats.gradient_histograms(run), ax)),
-    View("weight_gradients", lambda run, ax, at: plots.plot_weight_gradients(
-        at.weight_gradients if at else stats.weight_grad_histograms(run), ax)),
-    View("update_ratios", lambda run, ax, at: plots.plot_update_ratios(
-        stats.update_ratio_history(run), ax, step=at.step if at else None),
-         band=lambda run: "update_ratio", step_on_x=True,
-         legend=(("guide", f"update:data = 1e{plots.GUIDE_LOG10_RATIO}"),)),
-    View("saturation_over_time", lambda run, ax, at: plots.plot_stat_over_time(
-        stats.activations_over_time(run), "saturated", ax, step=at.step if at else None),
-         band=lambda run: "saturation", step_on_x=True, needs_snapshots=True),
-)}
+ALL_VIEWS = {
+    view.name: view
+    for view in (
+        View(
+            "activations",
+            lambda run, ax, at: plots.plot_activations(at.activations if at else stats.activation_histograms(run), ax),
+            band=_tanh_band,
+        ),
+        View(
+            "gradients",
+            lambda run, ax, at: plots.plot_gradients(at.gradients if at else stats.gradient_histograms(run), ax),
+        ),
+        View(
+            "weight_gradients",
+            lambda run, ax, at: plots.plot_weight_gradients(
+                at.weight_gradients if at else stats.weight_grad_histograms(run), ax
+            ),
+        ),
+        View(
+            "update_ratios",
+            lambda run, ax, at: plots.plot_update_ratios(
+                stats.update_ratio_history(run), ax, step=at.step if at else None
+            ),
+            band=lambda run: "update_ratio",
+            step_on_x=True,
+            legend=(("guide", f"update:data = 1e{plots.GUIDE_LOG10_RATIO}"),),
+        ),
+        View(
+            "saturation_over_time",
+            lambda run, ax, at: plots.plot_stat_over_time(
+                stats.activations_over_time(run), "saturated", ax, step=at.step if at else None
+            ),
+            band=lambda run: "saturation",
+            step_on_x=True,
+            needs_snapshots=True,
+        ),
+    )
+}
 VIEWS = tuple(name for name, view in ALL_VIEWS.items() if not view.needs_snapshots)  # the lesson's four, the default
 
 
@@ -195,8 +234,9 @@ class Panel:
         self.presets = {}
         if "gain" in controls:
             for label, value in GAIN_PRESETS.items():
-                self.presets[label] = button = W.Button(description=label, tooltip=f"gain {label}",
-                                                        layout=W.Layout(width="3.6em"))
+                self.presets[label] = button = W.Button(
+                    description=label, tooltip=f"gain {label}", layout=W.Layout(width="3.6em")
+                )
                 button.on_click(functools.partial(self._set_gain, value))
         for name, control in controls.items():
             control.observe(functools.partial(self._control_moved, name), names="value")
@@ -207,9 +247,14 @@ class Panel:
         self.tables = W.HTML() if tables else None
         self.step = self.step_note = None  # the step slider, if any, and the note on what its step shows
         if step_slider:
-            self.step = W.SelectionSlider(options=[0], description="pictures at step", style=_STYLE,
-                                          layout=W.Layout(width="34em"), continuous_update=True,
-                                          tooltip="move every picture to a snapshot step; the tables stay at the last")
+            self.step = W.SelectionSlider(
+                options=[0],
+                description="pictures at step",
+                style=_STYLE,
+                layout=W.Layout(width="34em"),
+                continuous_update=True,
+                tooltip="move every picture to a snapshot step; the tables stay at the last",
+            )
             self.step.observe(self._step_moved, names="value")
             self.step_note = W.HTML()  # which step the pictures show, when it is not the tables' (the last)
         self._syncing = False  # True while _show sets the step slider: its changes are not the user's
@@ -299,9 +344,14 @@ class Panel:
             return
         try:
             run, at = self.session.run, self._at(self.session.run)
-            self.step_note.value = "" if at is None else (
-                f'<small style="color:#555">pictures at step {at.step}; the findings and tables below are '
-                f'at the last step, {self.step.options[-1]}</small>')
+            self.step_note.value = (
+                ""
+                if at is None
+                else (
+                    f'<small style="color:#555">pictures at step {at.step}; the findings and tables below are '
+                    f"at the last step, {self.step.options[-1]}</small>"
+                )
+            )
             self._draw_pictures(run, at)
             self._redraw_pictures()
         except Exception:
@@ -341,7 +391,7 @@ class Panel:
 
 
 def _rows(widgets, per_row=2):
-    return W.VBox([W.HBox(widgets[i:i + per_row]) for i in range(0, len(widgets), per_row)])
+    return W.VBox([W.HBox(widgets[i : i + per_row]) for i in range(0, len(widgets), per_row)])
 
 
 def _of_panel(name, doc):
@@ -383,21 +433,28 @@ class Dashboard(_Pictures):
     tables_html = _of_panel("tables", "The tables (HTML), or None with tables=False.")
     step = _of_panel("step", "The step slider over the run's snapshot steps, or None without snapshots.")
 
-    def __init__(self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None,
-                 **config_values):
+    def __init__(
+        self, controls=None, views=VIEWS, tables=True, dataset=None, snapshots=None, run=None, **config_values
+    ):
         if run is not None and not isinstance(run, RunRecord):
-            raise ConfigError(f"run must be what nbdiag.train returns or nbdiag.watch recorded, got {type(run).__name__}")
+            raise ConfigError(
+                f"run must be what nbdiag.train returns or nbdiag.watch recorded, got {type(run).__name__}"
+            )
         views = _chosen(views, tuple(ALL_VIEWS), "view")
         over_time = [view for view in views if ALL_VIEWS[view].needs_snapshots]
         if over_time and snapshots is None and (run is None or not stats.snapshot_steps(run)):
-            raise ConfigError(f"views: {', '.join(over_time)} draws the run's snapshots; add snapshots=N (every N "
-                              "steps), or record the run with snapshots")
+            raise ConfigError(
+                f"views: {', '.join(over_time)} draws the run's snapshots; add snapshots=N (every N "
+                "steps), or record the run with snapshots"
+            )
         if run is not None:
             given = [name for name, value in (("controls", controls), ("snapshots", snapshots)) if value]
             given += list(config_values)
             if given:
-                raise ConfigError(f"{', '.join(given)}: a recorded run is shown as it is and cannot be re-run; "
-                                  "leave these out with run=, or record it again")
+                raise ConfigError(
+                    f"{', '.join(given)}: a recorded run is shown as it is and cannot be re-run; "
+                    "leave these out with run=, or record it again"
+                )
             control_widgets, session = {}, Session(run=run)
         else:
             controls = _chosen(CONTROLS if controls is None else controls, CONTROLS, "control")
@@ -406,12 +463,22 @@ class Dashboard(_Pictures):
             session = Session(config, dataset, snapshots=snapshots)
         figsize = (10.0, 3.4) if len(views) == 1 else (6.0, 3.1)
         self._pictures = {view: Picture(ALL_VIEWS[view], 1, figsize) for view in views}
-        p = self._panel = Panel(session, control_widgets, list(self._pictures.values()), tables=tables,
-                                step_slider=snapshots is not None or bool(stats.snapshot_steps(session.run)))
-        parts = [p.control_box, p.status, p.errors, p.progress, _rows([pic.widget for pic in self._pictures.values()]),
-                 p.verdicts]
+        p = self._panel = Panel(
+            session,
+            control_widgets,
+            list(self._pictures.values()),
+            tables=tables,
+            step_slider=snapshots is not None or bool(stats.snapshot_steps(session.run)),
+        )
+        parts = [
+            p.control_box,
+            p.status,
+            p.errors,
+            p.progress,
+            _rows([pic.widget for pic in self._pictures.values()]),
+            p.verdicts,
+        ]
         super().__init__(parts + ([p.tables] if tables else []))
-
 
 
 class Comparison(_Pictures):
@@ -433,13 +500,16 @@ class Comparison(_Pictures):
         dataset = dataset if dataset is not None else shared_dataset()
         sessions = [Session(config, dataset) for config in configs]
         self._pictures = {view: Picture(ALL_VIEWS[view], 2, (11.0, 2.9)) for view in views}
-        self.left, self.right = (Panel(session, w, list(self._pictures.values()), column, tables)
-                                 for column, (session, w) in enumerate(zip(sessions, widgets)))
+        self.left, self.right = (
+            Panel(session, w, list(self._pictures.values()), column, tables)
+            for column, (session, w) in enumerate(zip(sessions, widgets))
+        )
         if self.seed is not None:
             self.seed.observe(self._seed_changed, names="value")
         half = W.Layout(width="50%")
-        sides = W.HBox([W.VBox([p.control_box, p.status, p.errors, p.progress], layout=half)
-                        for p in (self.left, self.right)])
+        sides = W.HBox(
+            [W.VBox([p.control_box, p.status, p.errors, p.progress], layout=half) for p in (self.left, self.right)]
+        )
         parts = ([self.seed] if self.seed is not None else []) + [sides]
         parts += [picture.widget for picture in self._pictures.values()]
         parts += [W.HBox([W.Box([p.verdicts], layout=half) for p in (self.left, self.right)])]
@@ -449,7 +519,6 @@ class Comparison(_Pictures):
     def _seed_changed(self, change):
         for panel in (self.left, self.right):
             panel.request("seed", change["new"])
-
 
 
 def _close_tree(widget):

@@ -1,4 +1,5 @@
 """The command line's options and errors."""
+
 import subprocess
 import sys
 
@@ -11,12 +12,22 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "nbdiag", *args], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("args, option", [
-    (["--gain", "0"], "--gain"), (["--gain", "-2"], "--gain"), (["--gain", "nan"], "--gain"),
-    (["--gain", "1/0"], "--gain"), (["--gain", "abc"], "--gain"), (["--lr", "0"], "--lr"), (["--lr", "-1"], "--lr"),
-    (["--steps", "0"], "--steps"), (["--steps", "2.5"], "--steps"), (["--seed", "-1"], "--seed"),
-    (["--bogus"], "--bogus"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["--gain", "0"], "--gain"),
+        (["--gain", "-2"], "--gain"),
+        (["--gain", "nan"], "--gain"),
+        (["--gain", "1/0"], "--gain"),
+        (["--gain", "abc"], "--gain"),
+        (["--lr", "0"], "--lr"),
+        (["--lr", "-1"], "--lr"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "2.5"], "--steps"),
+        (["--seed", "-1"], "--seed"),
+        (["--bogus"], "--bogus"),
+    ],
+)
 def test_invalid_values_exit_nonzero_with_one_line_naming_the_option(args, option, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["tables", *args])

@@ -1,4 +1,5 @@
 """The names data set and the loader's errors."""
+
 import random
 
 import pytest

@@ -1,4 +1,5 @@
 """`python -m nbdiag doctor`: the whole report on this machine, and each check on machine states faked in tmp_path."""
+
 import json
 import os
 import re
@@ -14,8 +15,9 @@ from nbdiag.lesson import Figure
 
 def run_doctor(data_dir):
     env = {**os.environ, "NBDIAG_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "nbdiag", "doctor"], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "nbdiag", "doctor"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
 def line(out, start):
@@ -117,11 +119,20 @@ def test_without_jupyter_core_the_widgets_check_is_a_fix_line(monkeypatch):
     assert lines[0].startswith("FIX  widgets: jupyter_core is not installed") and "pip install jupyterlab" in lines[0]
 
 
-@pytest.mark.parametrize("wanted, have, allowed", [
-    ("^0.12", "0.12.0", True), ("^0.12", "0.12.3", True), ("^0.12", "0.13.0", False), ("^0.12", "0.11.9", False),
-    ("^5.0", "5.0.16", True), ("^5.0", "6.0.0", False), ("^5.0", "3.1.0", False), ("^0.12.2", "0.12.1", False),
-    ("^0.12", "0.12.0-alpha.1", True),
-])
+@pytest.mark.parametrize(
+    "wanted, have, allowed",
+    [
+        ("^0.12", "0.12.0", True),
+        ("^0.12", "0.12.3", True),
+        ("^0.12", "0.13.0", False),
+        ("^0.12", "0.11.9", False),
+        ("^5.0", "5.0.16", True),
+        ("^5.0", "6.0.0", False),
+        ("^5.0", "3.1.0", False),
+        ("^0.12.2", "0.12.1", False),
+        ("^0.12", "0.12.0-alpha.1", True),
+    ],
+)
 def test_caret_ranges_as_npm_reads_them(wanted, have, allowed):
     assert doctor.caret_allows(wanted, have) == allowed
 
@@ -144,8 +155,12 @@ def test_missing_data_file_and_wrong_hash_are_fatal(tmp_path, monkeypatch):
 
 
 def test_summary_counts_last_digit_differences_and_flags_fixed_point_ones():
-    figures = [Figure("layer 1", "4.205588e-04", "4.205588e-04"), Figure("layer 3", "3.991181e-04", "3.991179e-04"),
-               Figure("layer 1", "-0.02", "-0.02"), Figure("layer 3", "-0.00", "+0.00")]
+    figures = [
+        Figure("layer 1", "4.205588e-04", "4.205588e-04"),
+        Figure("layer 3", "3.991181e-04", "3.991179e-04"),
+        Figure("layer 1", "-0.02", "-0.02"),
+        Figure("layer 3", "-0.00", "+0.00"),
+    ]
     lines = doctor.summarize(figures, predicted=False)
     assert len(lines) == 1 and lines[0].startswith("note ")
     assert "1 of 2 %e figures exact, the others within 2 units of the 7th digit" in lines[0]

@@ -1,14 +1,15 @@
 """Health verdicts on the lesson's runs and on watched torch.nn models, and the linear theory of the std per layer."""
+
 import math
 
 import pytest
 import torch
 import torch.nn as nn
+from torch_models import train_watched
 
 from nbdiag import health, stats
 from nbdiag.health import Finding, diagnose, format_findings, healthy_bands
 from nbdiag.train import Config, train
-from torch_models import train_watched
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """Which kernels the command line pins, and where the lesson's digits are exact, for CPUs of every kind."""
+
 import os
 
 import pytest
@@ -18,8 +19,9 @@ def cpu_from(text, tmp_path, monkeypatch, machine="x86_64"):
     return kernels.read_cpu(path)
 
 
-@pytest.mark.parametrize("text, intel_avx2", [(INTEL_AVX512, True), (INTEL_AVX2, True), (AMD, False),
-                                               (OLD_INTEL, False)])
+@pytest.mark.parametrize(
+    "text, intel_avx2", [(INTEL_AVX512, True), (INTEL_AVX2, True), (AMD, False), (OLD_INTEL, False)]
+)
 def test_pins_only_where_they_give_the_lessons_digits(text, intel_avx2, tmp_path, monkeypatch):
     cpu = cpu_from(text, tmp_path, monkeypatch)
     assert cpu.intel_avx2 == intel_avx2
@@ -56,7 +58,7 @@ def test_the_command_line_runs_itself_again_with_the_pins_on_an_intel_cpu(tmp_pa
 
     monkeypatch.setattr(cli.subprocess, "run", lambda command, env: calls.append((command, env)) or Finished())
     assert cli.main(["tables", "--gain", "3"]) == 0
-    (command, env), = calls
+    ((command, env),) = calls
     assert command[1:] == ["-m", "nbdiag", "tables", "--gain", "3"]
     assert all(env[name] == value for name, value in kernels.PINS.items()) and env[cli.PINNED_MARK] == "1"
     assert not any(name in os.environ for name in kernels.PINS)  # this process is left as it was

@@ -1,4 +1,5 @@
 """The from-scratch layers against torch.nn."""
+
 import torch
 import torch.nn.functional as F
 

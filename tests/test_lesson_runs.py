@@ -5,6 +5,7 @@ Here every other weight moves by one float32 step before training, standing in f
 lesson prints from the run must not change. The unstable runs (lesson 7 without fan_in scaling, lesson 10's ReLU
 model under Adam) do change, which is why their notebooks give ranges instead of exact figures.
 """
+
 import importlib
 
 import pytest
@@ -39,14 +40,17 @@ def saturation_over_time(run):
 
 # (the run, what its lesson prints from it), as the lesson's cells print it
 STORED = {
-    "lesson 6, 1001 steps": (dict(config=Config(gain=5 / 3, steps=1001)),
-                             lambda run: f"{stats.format_weight_table(stats.weight_grad_stats(run))}\n{run.status}"),
+    "lesson 6, 1001 steps": (
+        dict(config=Config(gain=5 / 3, steps=1001)),
+        lambda run: f"{stats.format_weight_table(stats.weight_grad_stats(run))}\n{run.status}",
+    ),
     "lesson 7, lr 0.1": (dict(config=Config(steps=1000)), update_ratios),
     "lesson 7, lr 0.001": (dict(config=Config(steps=1000, lr=0.001)), update_ratios),
     "lesson 8, batch norm": (dict(config=Config(batchnorm=True, steps=1001)), stats.tables),
-    "lesson 8, gain 0.2": (dict(config=Config(batchnorm=True, gain=0.2, steps=1001)),
-                           lambda run: f"{stats.format_activation_table(stats.activation_stats(run))}\n"
-                                       f"{stats.format_update_ratios(run)}"),
+    "lesson 8, gain 0.2": (
+        dict(config=Config(batchnorm=True, gain=0.2, steps=1001)),
+        lambda run: f"{stats.format_activation_table(stats.activation_stats(run))}\n{stats.format_update_ratios(run)}",
+    ),
     "lesson 8, lr 1.0": (dict(config=Config(batchnorm=True, lr=1.0, steps=1001)), update_ratios),
     "lesson 10, tanh over time": (dict(config=Config(steps=500), snapshots=10), saturation_over_time),
 }

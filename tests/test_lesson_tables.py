@@ -1,4 +1,5 @@
 """The command line reproduces every table of the lesson that its own setup determines, on any CPU."""
+
 import functools
 import os
 import re
@@ -25,8 +26,9 @@ UNITS_LONG_RUN = 25  # after 1001 steps
 @functools.cache
 def printed(options):
     """What `python -m nbdiag tables` prints for these options."""
-    return subprocess.run([sys.executable, "-m", "nbdiag", "tables", *options],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "nbdiag", "tables", *options], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def allowed_units(figure, one_step):
@@ -42,8 +44,9 @@ def allowed_units(figure, one_step):
 def test_command_line_reproduces_the_lesson(case):
     one_step = CASES[case].one_step
     for figure in compare(printed(CASES[case].options), case):
-        assert figure.last_digit_units <= allowed_units(figure, one_step), \
+        assert figure.last_digit_units <= allowed_units(figure, one_step), (
             f"{figure.row}: ours {figure.ours}, the lesson's {figure.lesson}"
+        )
 
 
 def test_the_command_line_says_when_it_pins_the_kernels():

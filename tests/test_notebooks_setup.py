@@ -1,4 +1,5 @@
 """The lesson notebooks' test setup: nbval really compares the stored tables, and the notebooks are built to be checked."""
+
 import ast
 import os
 import re
@@ -32,10 +33,30 @@ def code_cells(nb):
 
 def run_nbval(paths, cwd, junit):
     """pytest --nbval on `paths` in a fresh process, outside this repository's pytest configuration."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--nbval",
-               "--nbval-sanitize-with", str(SANITIZE), f"--junitxml={junit}", "-o", "junit_family=xunit1", *map(str, paths)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-o",
+        "addopts=",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "-q",
+        "--nbval",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        f"--junitxml={junit}",
+        "-o",
+        "junit_family=xunit1",
+        *map(str, paths),
+    ]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -74,8 +95,13 @@ def test_the_sanitizer_leaves_table_numbers_alone():
     """Whatever the sanitize file replaces, no digit of a printed table can be among it."""
     patterns = get_sanitize_patterns(SANITIZE.read_text())
     assert patterns, "the sanitize file has patterns"
-    tables = "".join(o.get("text", "") for p in LESSONS for c in code_cells(nbformat.read(p, as_version=4))
-                     if IGNORE not in c.source for o in c.outputs)
+    tables = "".join(
+        o.get("text", "")
+        for p in LESSONS
+        for c in code_cells(nbformat.read(p, as_version=4))
+        if IGNORE not in c.source
+        for o in c.outputs
+    )
     assert TABLE_LINE in tables
     for regex, replacement in patterns:
         assert re.sub(regex, replacement, tables) == tables, f"{regex!r} would hide part of a table"
@@ -83,9 +109,19 @@ def test_the_sanitizer_leaves_table_numbers_alone():
 
 
 def test_every_lesson_is_in_order_and_linked_from_the_start_page():
-    assert NAMES == ["00_start_here", "01_gain_5_3", "02_gain_1", "03_gain_3", "04_gain_0_5", "05_no_tanh",
-                     "06_weight_gradients", "07_update_ratios", "08_batchnorm", "09_playground",
-                     "10_your_own_model"]
+    assert NAMES == [
+        "00_start_here",
+        "01_gain_5_3",
+        "02_gain_1",
+        "03_gain_3",
+        "04_gain_0_5",
+        "05_no_tanh",
+        "06_weight_gradients",
+        "07_update_ratios",
+        "08_batchnorm",
+        "09_playground",
+        "10_your_own_model",
+    ]
     start = "".join(c.source for c in nbformat.read(LESSONS[0], as_version=4).cells if c.cell_type == "markdown")
     for name in NAMES[1:]:
         assert f"]({name}.ipynb)" in start, f"the start page's table of contents misses {name}"

@@ -1,4 +1,5 @@
 """nbdiag.plots: each picture returns its axes, updates in place, and survives a diverged run."""
+
 import matplotlib.pyplot as plt
 import pytest
 
@@ -6,12 +7,15 @@ from nbdiag import Config, health, plots, stats, train
 from nbdiag.snapshots import OVER_TIME_BINS
 
 
-@pytest.mark.parametrize("plot, records", [
-    (plots.plot_activations, stats.activation_histograms),
-    (plots.plot_gradients, stats.gradient_histograms),
-    (plots.plot_weight_gradients, stats.weight_grad_histograms),
-    (plots.plot_update_ratios, stats.update_ratio_history),
-])
+@pytest.mark.parametrize(
+    "plot, records",
+    [
+        (plots.plot_activations, stats.activation_histograms),
+        (plots.plot_gradients, stats.gradient_histograms),
+        (plots.plot_weight_gradients, stats.weight_grad_histograms),
+        (plots.plot_update_ratios, stats.update_ratio_history),
+    ],
+)
 def test_each_plot_returns_its_axes_and_updates_in_place(plot, records, run, dataset):
     fig, ax = plt.subplots()
     assert plot(records(run), ax=ax) is ax

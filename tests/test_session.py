@@ -1,4 +1,5 @@
 """The widgets' state: a config and the run it gives, with requests that merge so stale values never run."""
+
 import pytest
 
 import nbdiag.session
@@ -23,11 +24,22 @@ def test_update_reruns_with_the_change(dataset):
     assert GAIN_3_LAYER_1 in session.tables()
 
 
-@pytest.mark.parametrize("changes, option", [
-    (dict(gain=-1), "gain"), (dict(gain=0), "gain"), (dict(lr=float("nan")), "lr"), (dict(lr=0), "lr"),
-    (dict(steps=0), "steps"), (dict(depth=2.5), "depth"), (dict(n_hidden=0), "n_hidden"), (dict(seed=-1), "seed"),
-    (dict(batchnorm="yes"), "batchnorm"), (dict(tanh=1), "tanh"), (dict(bogus=1), "bogus"),
-])
+@pytest.mark.parametrize(
+    "changes, option",
+    [
+        (dict(gain=-1), "gain"),
+        (dict(gain=0), "gain"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(lr=0), "lr"),
+        (dict(steps=0), "steps"),
+        (dict(depth=2.5), "depth"),
+        (dict(n_hidden=0), "n_hidden"),
+        (dict(seed=-1), "seed"),
+        (dict(batchnorm="yes"), "batchnorm"),
+        (dict(tanh=1), "tanh"),
+        (dict(bogus=1), "bogus"),
+    ],
+)
 def test_invalid_values_are_rejected_naming_the_option(dataset, changes, option):
     session = Session(dataset=dataset)
     config, run = session.config, session.run

@@ -1,13 +1,14 @@
 """nbdiag.snapshots: the diagnostics over training time, kept on a schedule in bounded memory."""
+
 import numpy as np
 import pytest
 import torch
+from torch_models import train_watched
 
 from nbdiag import stats, watch
 from nbdiag.records import LayerRecord
 from nbdiag.snapshots import OVER_TIME_BINS, Snapshots
 from nbdiag.train import Config, train
-from torch_models import train_watched
 
 
 def test_every_n_schedule_is_honoured_and_ends_at_the_last_step(snapshot_run):
@@ -69,8 +70,10 @@ def test_thinning_keeps_the_log_schedule_log_spaced():
     assert [s.step for s in snaps.kept] == [0, 1, 16, 256, 4096]
 
 
-@pytest.mark.parametrize("schedule, max_snapshots, option", [(0, 64, "snapshots"), (2.5, 64, "snapshots"),
-                                                             ("lin", 64, "snapshots"), (10, 3, "max_snapshots")])
+@pytest.mark.parametrize(
+    "schedule, max_snapshots, option",
+    [(0, 64, "snapshots"), (2.5, 64, "snapshots"), ("lin", 64, "snapshots"), (10, 3, "max_snapshots")],
+)
 def test_bad_schedules_are_rejected_naming_the_option(dataset, schedule, max_snapshots, option):
     with pytest.raises(ValueError, match=option):
         train(Config(steps=3), dataset, snapshots=schedule, max_snapshots=max_snapshots)
@@ -85,8 +88,9 @@ def test_linear_layers_get_bins_from_the_first_snapshot(dataset):
 
 def test_watch_keeps_snapshots_of_a_torch_nn_model_on_its_schedule():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
-                                torch.nn.Linear(16, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     X, Y = torch.randn(64, 8), torch.randint(0, 3, (64,))
     with torch.no_grad():
@@ -117,9 +121,11 @@ def test_snapshots_hold_the_pictures_of_their_step(dataset):
     assert stats.snapshot_steps(run) == [0, 10, 20, 29]
     first = train(Config(steps=1), dataset)
     for at, whole in ((stats.pictures_at(run, 29), run), (stats.pictures_at(run, 0), first)):
-        for got, want in ((at.activations, stats.activation_histograms(whole)),
-                          (at.gradients, stats.gradient_histograms(whole)),
-                          (at.weight_gradients, stats.weight_grad_histograms(whole))):
+        for got, want in (
+            (at.activations, stats.activation_histograms(whole)),
+            (at.gradients, stats.gradient_histograms(whole)),
+            (at.weight_gradients, stats.weight_grad_histograms(whole)),
+        ):
             assert [h.label for h in got] == [h.label for h in want] and len(got) > 0
             for g, w in zip(got, want):
                 assert np.array_equal(g.x, w.x) and np.array_equal(g.density, w.density)

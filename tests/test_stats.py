@@ -1,4 +1,5 @@
 """nbdiag.stats: the records, histograms, tables and predictions drawn from a run, against their definitions."""
+
 import numpy as np
 import pytest
 import torch

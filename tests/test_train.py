@@ -1,4 +1,5 @@
 """The configuration, the model it builds and the instrumented run."""
+
 import math
 
 import pytest
@@ -9,12 +10,28 @@ from nbdiag.layers import BatchNorm1d, Linear, Tanh
 from nbdiag.train import build_model
 
 
-@pytest.mark.parametrize("option, value", [
-    ("gain", 0), ("gain", -1.0), ("gain", math.nan), ("gain", math.inf), ("gain", "abc"),
-    ("lr", 0), ("lr", -0.1), ("lr", math.nan), ("last_layer_scale", 0),
-    ("steps", 0), ("steps", 1.5), ("depth", 0), ("n_hidden", 0), ("n_embd", 0), ("batch_size", 0),
-    ("seed", -1), ("seed", 2**64),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("gain", 0),
+        ("gain", -1.0),
+        ("gain", math.nan),
+        ("gain", math.inf),
+        ("gain", "abc"),
+        ("lr", 0),
+        ("lr", -0.1),
+        ("lr", math.nan),
+        ("last_layer_scale", 0),
+        ("steps", 0),
+        ("steps", 1.5),
+        ("depth", 0),
+        ("n_hidden", 0),
+        ("n_embd", 0),
+        ("batch_size", 0),
+        ("seed", -1),
+        ("seed", 2**64),
+    ],
+)
 def test_invalid_values_are_rejected_naming_the_option(option, value):
     with pytest.raises(ConfigError, match=option):
         Config(**{option: value})
@@ -80,10 +97,12 @@ def test_update_ratio_is_lr_grad_over_data_after_the_update(dataset):
 
 def test_memory_holds_only_per_step_scalars(dataset):
     short, long = train(Config(steps=10), dataset), train(Config(steps=400), dataset)
+
     def tensor_bytes(run):
         tensors = [run.losses, run.update_ratios] + [t for l in run.layers for t in (l.out, l.grad)]
         tensors += [t for p in run.params for t in (p.data, p.grad)]
         return sum(t.numel() * t.element_size() for t in tensors)
+
     per_step = (1 + len(long.params)) * 4
     assert tensor_bytes(long) - tensor_bytes(short) == 390 * per_step
 

@@ -1,4 +1,5 @@
 """nbdiag.watch on torch.nn models: the same records as the from-scratch run, hooks that always go away."""
+
 import functools
 import importlib
 import math
@@ -8,13 +9,13 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch_models import batches, small_mlp, train_watched
 
 from nbdiag import stats
 from nbdiag.health import diagnose
 from nbdiag.layers import BatchNorm1d
 from nbdiag.train import Config, build_model, train
 from nbdiag.watch import watch
-from torch_models import batches, small_mlp, train_watched
 
 
 def torch_copy(config, dataset):
@@ -104,8 +105,11 @@ def test_watched_batchnorm_network_matches_with_biased_variance(dataset, monkeyp
 
 
 def all_hooks(model):
-    return [h for m in model.modules() for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values(),
-                                                  *m._backward_hooks.values())]
+    return [
+        h
+        for m in model.modules()
+        for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values(), *m._backward_hooks.values())
+    ]
 
 
 def test_hooks_are_removed_after_an_exception():
@@ -137,10 +141,14 @@ def test_hooks_are_removed_on_a_normal_exit_and_records_stay():
     assert rec.status.startswith("recorded 3 steps")
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda ps: torch.optim.Adam(ps, lr=1e-3),
-    lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
-], ids=["adam", "sgd-momentum"])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda ps: torch.optim.Adam(ps, lr=1e-3),
+        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+    ],
+    ids=["adam", "sgd-momentum"],
+)
 def test_update_ratio_is_the_actual_change(make_optimizer):
     model = small_mlp()
     opt = make_optimizer(model.parameters())
@@ -155,8 +163,9 @@ def test_update_ratio_is_the_actual_change(make_optimizer):
             loss.backward()
             opt.step()
             rec.step(loss)
-            expected.append([((p.detach() - b).std() / p.detach().std()).log10().item()
-                             for p, b in zip(params, before)])
+            expected.append(
+                [((p.detach() - b).std() / p.detach().std()).log10().item() for p, b in zip(params, before)]
+            )
             lr_times_grad.append([((lr * p.grad).std() / p.detach().std()).log10().item() for p in params])
     torch.testing.assert_close(rec.update_ratios, torch.tensor(expected), rtol=0, atol=1e-5)
     # later steps of Adam and momentum are not lr * grad: the records must not be either
@@ -210,8 +219,12 @@ def test_watched_run_feeds_stats_tables_and_labels_with_names():
     text = stats.tables(rec)
     assert "layer 1 (      GELU)" in text and "recorded 3 steps" in text
     assert [h.label for h in stats.activation_histograms(rec)] == ["layer 1 (GELU)", "layer 3 (GELU)", "layer 5 (GELU)"]
-    assert [h.label for h in stats.update_ratio_history(rec)] == ["param 0.weight", "param 2.weight", "param 4.weight",
-                                                                  "param 6.weight"]
+    assert [h.label for h in stats.update_ratio_history(rec)] == [
+        "param 0.weight",
+        "param 2.weight",
+        "param 4.weight",
+        "param 6.weight",
+    ]
 
 
 def test_watched_run_draws_with_the_lessons_plots():
@@ -224,8 +237,10 @@ def test_watched_run_draws_with_the_lessons_plots():
     ax = plots.plot_update_ratios(stats.update_ratio_history(rec))
     series = [line for line in ax.get_lines() if line.get_gid() == "series"]
     assert len(series) == 4 and all(len(line.get_xdata()) == 4 for line in series)
-    for plot, hists in [(plots.plot_gradients, stats.gradient_histograms(rec)),
-                        (plots.plot_weight_gradients, stats.weight_grad_histograms(rec))]:
+    for plot, hists in [
+        (plots.plot_gradients, stats.gradient_histograms(rec)),
+        (plots.plot_weight_gradients, stats.weight_grad_histograms(rec)),
+    ]:
         assert len(plot(hists).get_lines()) == len(hists) > 0
 
 

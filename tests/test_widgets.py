@@ -4,6 +4,7 @@ Runs on ipympl's backend, the lessons' one: outside a kernel its canvas is a wid
 nowhere, and it renders as it would in the page. Inside a coroutine the dashboard takes the kernel's
 path (changes wait for the event loop and merge); without one it runs each change at once.
 """
+
 import asyncio
 import gc
 import html
@@ -19,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from torch_models import train_watched
 
 import nbdiag.session
 import nbdiag.stats
@@ -26,7 +28,6 @@ from nbdiag import Config, ConfigError, train
 from nbdiag.picture import KEEP
 from nbdiag.stats import tables
 from nbdiag.train import PROGRESS_MIN_STEPS
-from torch_models import train_watched
 from nbdiag.widgets import CONTROLS, GAIN_PRESETS, VIEWS, Comparison, Dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,11 @@ def test_controls_have_student_labels_and_ranges_that_give_valid_configs(dataset
     assert isinstance(c["tanh"], W.Checkbox) and isinstance(c["fan_in_scaling"], W.Checkbox)
     assert c["steps"].min == 1 and c["steps"].max >= 2000 and c["seed"].min == 0
     assert [c[n].description for n in ("depth", "n_hidden", "steps", "seed")] == [
-        "hidden layers", "neurons per layer", "training steps", "random seed"]
+        "hidden layers",
+        "neurons per layer",
+        "training steps",
+        "random seed",
+    ]
     for name in ("gain", "lr", "depth", "n_hidden", "steps", "seed"):
         ends = (10.0 ** c[name].min, 10.0 ** c[name].max) if name == "lr" else (c[name].min, c[name].max)
         for value in ends:  # each end of each range is a valid config
@@ -110,23 +115,33 @@ def test_gain_presets_set_the_exact_lesson_values(dataset):
     assert d.session.config.gain == 5 / 3 == GAIN_PRESETS["5/3"]
 
 
-@pytest.mark.parametrize("name, sent, expected", [
-    ("gain", 3.0000000000000004, 3.0),  # typed 3, snapped by the browser's slider
-    ("gain", 0.5700000000000001, 0.57),
-    ("gain", 1.67, 5 / 3),  # the slider showing the 5/3 preset, echoed back
-    ("lr", 0.09999999999999991, 0.1),  # 10 ** -1.0000000000000004
-    ("lr", 10 ** -1.3, 0.0501),
-])
+@pytest.mark.parametrize(
+    "name, sent, expected",
+    [
+        ("gain", 3.0000000000000004, 3.0),  # typed 3, snapped by the browser's slider
+        ("gain", 0.5700000000000001, 0.57),
+        ("gain", 1.67, 5 / 3),  # the slider showing the 5/3 preset, echoed back
+        ("lr", 0.09999999999999991, 0.1),  # 10 ** -1.0000000000000004
+        ("lr", 10**-1.3, 0.0501),
+    ],
+)
 def test_values_from_the_browser_are_rounded_to_what_the_control_shows(dataset, name, sent, expected):
     d = Dashboard(controls=[name], views=[], dataset=dataset, gain=1)
     d.controls[name].value = sent
     assert getattr(d.session.config, name) == expected
 
 
-@pytest.mark.parametrize("kwargs, option", [
-    (dict(gain=10), "gain"), (dict(gain=-1), "gain"), (dict(steps=10**6), "steps"), (dict(bogus=1), "bogus"),
-    (dict(controls=["volume"]), "volume"), (dict(views=["loss"]), "loss"),
-])
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        (dict(gain=10), "gain"),
+        (dict(gain=-1), "gain"),
+        (dict(steps=10**6), "steps"),
+        (dict(bogus=1), "bogus"),
+        (dict(controls=["volume"]), "volume"),
+        (dict(views=["loss"]), "loss"),
+    ],
+)
 def test_invalid_settings_are_rejected_naming_the_option(dataset, kwargs, option):
     with pytest.raises(ConfigError, match=option):
         Dashboard(dataset=dataset, **kwargs)
@@ -219,8 +234,15 @@ def test_axes_keep_every_drawn_point_in_view(dataset):
     from nbdiag import health
 
     d = Dashboard(dataset=dataset)
-    for changes in [dict(gain=3), dict(gain=0.5), dict(batchnorm=True), dict(gain=5), dict(tanh=False),
-                    dict(lr=10, steps=10), dict(fan_in_scaling=False)]:
+    for changes in [
+        dict(gain=3),
+        dict(gain=0.5),
+        dict(batchnorm=True),
+        dict(gain=5),
+        dict(tanh=False),
+        dict(lr=10, steps=10),
+        dict(fan_in_scaling=False),
+    ]:
         for name, value in changes.items():
             d.controls[name].value = value
         assert not d.errors.outputs
@@ -242,20 +264,31 @@ def setting(**values):
     return lambda d: [setattr(d.controls[name], "value", value) for name, value in values.items()]
 
 
-@pytest.mark.parametrize("cli_args, change", [
-    (["--gain", "3"], setting(gain=3.0)),
-    (["--gain", "5/3"], lambda d: d.presets["5/3"].click()),
-    (["--gain", "1", "--batchnorm", "--no-tanh", "--no-fan-in"],
-     setting(batchnorm=True, tanh=False, fan_in_scaling=False)),
-    (["--gain", "1", "--lr", "0.5", "--steps", "30", "--seed", "42"], setting(lr=0.5, steps=30, seed=42)),
-])
+@pytest.mark.parametrize(
+    "cli_args, change",
+    [
+        (["--gain", "3"], setting(gain=3.0)),
+        (["--gain", "5/3"], lambda d: d.presets["5/3"].click()),
+        (
+            ["--gain", "1", "--batchnorm", "--no-tanh", "--no-fan-in"],
+            setting(batchnorm=True, tanh=False, fan_in_scaling=False),
+        ),
+        (["--gain", "1", "--lr", "0.5", "--steps", "30", "--seed", "42"], setting(lr=0.5, steps=30, seed=42)),
+    ],
+)
 def test_identical_settings_give_the_command_lines_numbers(dataset, cli_args, change):
     d = Dashboard(dataset=dataset, gain=1)  # (so that the 5/3 preset is a change)
     change(d)
     # a kernel setting of the user's own (here MKL's default) keeps the command line from pinning Intel's AVX2
     # kernels, so it computes with the same kernels as this process, and so the same bits
-    cli = subprocess.run([sys.executable, "-m", "nbdiag", "tables", *cli_args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600, env={**os.environ, "MKL_CBWR": "AUTO"})
+    cli = subprocess.run(
+        [sys.executable, "-m", "nbdiag", "tables", *cli_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MKL_CBWR": "AUTO"},
+    )
     assert cli.returncode == 0, cli.stderr
     assert page_text(d.tables_html) == d.session.tables() == nbdiag.stats.tables(d.session.run)
     assert nbdiag.stats.tables(d.session.run, digits=nbdiag.stats.LESSON_DIGITS) == cli.stdout.rstrip("\n")
@@ -357,8 +390,10 @@ def test_comparison_runs_both_sides_from_one_seed_with_shared_axes(dataset, trai
     assert "seed" not in c.left.controls and c.seed is not None
 
     def limits_shared():
-        return all(fig.axes[0].get_xlim() == fig.axes[1].get_xlim() and fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
-                   for fig in c.figures.values())
+        return all(
+            fig.axes[0].get_xlim() == fig.axes[1].get_xlim() and fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+            for fig in c.figures.values()
+        )
 
     assert limits_shared()
     right_run = right.run
@@ -416,20 +451,24 @@ def execute(client, code, timeout=120):
 
 def set_from_page(client, model_id, value):
     """Send what the page sends when a control is moved; returns the message."""
-    msg = client.session.msg("comm_msg", {"comm_id": model_id,
-                                          "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}})
+    msg = client.session.msg(
+        "comm_msg", {"comm_id": model_id, "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}}
+    )
     client.shell_channel.send(msg)
     return msg
 
 
 def test_in_a_kernel_a_burst_of_slider_messages_runs_the_latest_value_only(kernel):
-    execute(kernel, "%matplotlib widget\n"
-                    "import nbdiag.session\nfrom nbdiag.widgets import Dashboard\n"
-                    "runs, _train = [], nbdiag.session.train\n"
-                    "def recording_train(config, *args, **kw):\n"
-                    "    runs.append(config.gain)\n"
-                    "    return _train(config, *args, **kw)\n"
-                    "nbdiag.session.train = recording_train\nd = Dashboard()\nruns.clear()")
+    execute(
+        kernel,
+        "%matplotlib widget\n"
+        "import nbdiag.session\nfrom nbdiag.widgets import Dashboard\n"
+        "runs, _train = [], nbdiag.session.train\n"
+        "def recording_train(config, *args, **kw):\n"
+        "    runs.append(config.gain)\n"
+        "    return _train(config, *args, **kw)\n"
+        "nbdiag.session.train = recording_train\nd = Dashboard()\nruns.clear()",
+    )
     assert execute(kernel, "print(type(d.figures['activations'].canvas).__module__)") == "ipympl.backend_nbagg"
     gain = execute(kernel, "print(d.controls['gain'].model_id)")
     for value in (0.5, 1.0, 2.0, 2.5, 3.0):  # a drag's messages, all sent before the first run is over
@@ -440,13 +479,18 @@ def test_in_a_kernel_a_burst_of_slider_messages_runs_the_latest_value_only(kerne
         time.sleep(0.1)
     runs = execute(kernel, "print(runs)")
     assert runs.endswith("3.0]") and len(eval(runs)) <= 2, runs  # the values in between merged: never run
-    assert execute(kernel, "print(d.session.config.gain, '47.66%' in d.tables_html.value, d.errors.outputs)") \
+    assert (
+        execute(kernel, "print(d.session.config.gain, '47.66%' in d.tables_html.value, d.errors.outputs)")
         == "3.0 True ()"
+    )
 
 
 def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
-    execute(kernel, "%matplotlib widget\nfrom nbdiag.widgets import Dashboard\n"
-                    "d = Dashboard(controls=['steps'], views=['update_ratios'])")
+    execute(
+        kernel,
+        "%matplotlib widget\nfrom nbdiag.widgets import Dashboard\n"
+        "d = Dashboard(controls=['steps'], views=['update_ratios'])",
+    )
     steps, progress = execute(kernel, "print(d.controls['steps'].model_id, d.progress.model_id)").split()
     sent = set_from_page(kernel, steps, PROGRESS_MIN_STEPS)["header"]["msg_id"]
     captured, bar, cleared = False, False, False
@@ -457,8 +501,11 @@ def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
         if msg["msg_type"] == "display_data" and msg["parent_header"].get("msg_id") == sent:
             bar |= "application/vnd.jupyter.widget-view+json" in msg["content"]["data"]  # tqdm's bar widget
         cleared |= msg["msg_type"] == "clear_output" and msg["parent_header"].get("msg_id") == sent and bar
-        if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == sent \
-                and msg["content"]["execution_state"] == "idle":
+        if (
+            msg["msg_type"] == "status"
+            and msg["parent_header"].get("msg_id") == sent
+            and msg["content"]["execution_state"] == "idle"
+        ):
             break
     assert captured and bar and cleared  # shown in the Output while the run lasts, then cleared
     assert execute(kernel, "print(d.session.config.steps, d.errors.outputs)") == f"{PROGRESS_MIN_STEPS} ()"
@@ -494,17 +541,23 @@ def test_the_step_slider_moves_every_picture_to_that_step_without_re_running(dat
     last_tables = d.tables_html.value
     d.step.value = 20
     at = nbdiag.stats.pictures_at(run, 20)
-    for view, histograms in (("activations", at.activations), ("gradients", at.gradients),
-                             ("weight_gradients", at.weight_gradients)):
+    for view, histograms in (
+        ("activations", at.activations),
+        ("gradients", at.gradients),
+        ("weight_gradients", at.weight_gradients),
+    ):
         assert [list(y) for y in drawn(pictures[view])] == [list(h.density[np.isfinite(h.density)]) for h in histograms]
         assert "at step 20" in page_text(pictures[view].titles[0])
     [marker] = [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
     assert list(marker.get_xdata()) == [20, 20]
     assert d.tables_html.value == last_tables and len(trained) == 1 and not d.errors.outputs  # no new run
-    assert page_text(d._panel.step_note) == "pictures at step 20; the findings and tables below are at the last step, 44"
+    assert (
+        page_text(d._panel.step_note) == "pictures at step 20; the findings and tables below are at the last step, 44"
+    )
     d.step.value = 44  # the last step: the run's own records again
     assert [list(y) for y in drawn(pictures["gradients"])] == [
-        list(h.density) for h in nbdiag.stats.gradient_histograms(run)]
+        list(h.density) for h in nbdiag.stats.gradient_histograms(run)
+    ]
     assert not [line for line in pictures["update_ratios"].axes[0].get_lines() if line.get_gid() == "step"]
     assert page_text(d._panel.step_note) == ""
     d.controls["steps"].value = 25  # a new run: the slider offers its steps, at its last
@@ -543,8 +596,9 @@ def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
 def recorded(snapshots=None):
     """What nbdiag.watch records of a small torch.nn model trained 12 steps with Adam."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
-                                torch.nn.Linear(32, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3)
+    )
     return train_watched(model, 12, torch.optim.Adam, 0.01, inputs=8, classes=3, lr=0.01, snapshots=snapshots)
 
 
@@ -557,7 +611,8 @@ def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
     assert page_text(d.tables_html) == tables(rec) and page_text(d.status).startswith("recorded 12 steps")
     assert page_text(d.verdicts) == health.format_findings(health.diagnose(rec))
     assert [list(y) for y in drawn(d._pictures["activations"])] == [
-        list(h.density) for h in nbdiag.stats.activation_histograms(rec)]
+        list(h.density) for h in nbdiag.stats.activation_histograms(rec)
+    ]
     assert "layer 1 (ReLU)" in d._pictures["activations"].legends[0].value
     assert list(d.step.options) == [0, 4, 8, 11]  # the kept snapshots and the last step
     d.step.value = 4
@@ -566,8 +621,9 @@ def test_a_watched_torch_nn_run_shows_in_the_same_dashboard_views():
     assert Dashboard(run=recorded()).step is None  # no snapshots, no slider
 
 
-@pytest.mark.parametrize("kwargs, option", [(dict(gain=3), "gain"), (dict(controls=["lr"]), "controls"),
-                                            (dict(snapshots=5), "snapshots")])
+@pytest.mark.parametrize(
+    "kwargs, option", [(dict(gain=3), "gain"), (dict(controls=["lr"]), "controls"), (dict(snapshots=5), "snapshots")]
+)
 def test_a_recorded_run_cannot_be_re_run_and_says_why(kwargs, option):
     with pytest.raises(ConfigError, match=f"{option}: a recorded run is shown as it is"):
         Dashboard(run=recorded(), **kwargs)

@@ -1,4 +1,5 @@
 """Small torch.nn models and seeded batches, and the one helper that trains a model under nbdiag.watch."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn

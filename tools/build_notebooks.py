@@ -21,6 +21,7 @@ With no NAME every lesson is rebuilt. The notebooks land in notebooks/, executed
 whose working directory is notebooks/ (as nbval's is), with the widget state stored so that JupyterLab
 shows the pictures before anything runs. Edit the sources, never the .ipynb files.
 """
+
 import argparse
 import hashlib
 import os
@@ -110,7 +111,7 @@ class _Client(NotebookClient):
 def _references(value):
     """Model ids a widget's state points at ('IPY_MODEL_<id>' strings, in lists and dicts too)."""
     if isinstance(value, str):
-        return [value[len("IPY_MODEL_"):]] if value.startswith("IPY_MODEL_") else []
+        return [value[len("IPY_MODEL_") :]] if value.startswith("IPY_MODEL_") else []
     if isinstance(value, (list, tuple)):
         return [ref for item in value for ref in _references(item)]
     if isinstance(value, dict):
@@ -150,8 +151,14 @@ def drop_closed_widgets(nb, closed):
 def build(name):
     """Write notebooks/<name>.ipynb from its source and execute it in place."""
     nb = read_lesson(name)
-    client = _Client(nb, timeout=600, kernel_name="python3", store_widget_state=True,
-                     record_timing=False, resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = _Client(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        store_widget_state=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     client.execute()
     drop_closed_widgets(nb, client.closed_widgets)
     for cell in nb.cells:  # nbclient leaves an empty execution record on each cell

@@ -5,6 +5,7 @@
 Peak memory is the kernel's VmHWM (the most resident memory it ever held), read from /proc (Linux)
 while the kernels run. Targets: the suite under 120 s on a 2-core machine, every kernel under 600 MB.
 """
+
 import argparse
 import os
 import subprocess
@@ -40,8 +41,22 @@ def main(argv=None):
     if not os.environ.get("NBDIAG_DATA_DIR"):
         sys.exit("set NBDIAG_DATA_DIR to a folder holding names.txt")
     already = set(kernel_peaks_mb())  # kernels of something else running on this machine
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", args.n, "--dist", "loadfile",
-               "--nbval", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg", "notebooks"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        args.n,
+        "--dist",
+        "loadfile",
+        "--nbval",
+        "--nbval-sanitize-with",
+        "notebooks/nbval_sanitize.cfg",
+        "notebooks",
+    ]
     peaks, done = {}, threading.Event()
 
     def watch():

@@ -10,6 +10,7 @@ pip is configured with (pip's cache serves repeated downloads), so a dependency 
 binder/requirements.txt makes this test fail.
 Slow (a few minutes, most of it installing), so it is marked `slow`; CI runs it.
 """
+
 import json
 import os
 import shutil
@@ -45,7 +46,9 @@ def checked_outputs(nb):
 
 def run(command, **kwargs):
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 
@@ -79,19 +82,28 @@ def test_binder_environment_runs_a_lesson(tmp_path):
         run([sys.executable, "-m", "venv", venv])  # isolated: a missing install fails below
         bin_dir = venv / "bin"
         (tmp_path / "requirements.txt").write_text(binder_requirements())
-        run([bin_dir / "pip", "install", "--disable-pip-version-check", "-q", "-r", tmp_path / "requirements.txt"],
-            cwd=repo)  # repo2docker runs pip from the repository root, so `-e .` is nbdiag
+        run(
+            [bin_dir / "pip", "install", "--disable-pip-version-check", "-q", "-r", tmp_path / "requirements.txt"],
+            cwd=repo,
+        )  # repo2docker runs pip from the repository root, so `-e .` is nbdiag
 
-        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
-               "NBDIAG_DATA_DIR": data_dir, "OMP_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "VIRTUAL_ENV": str(venv),
+            "NBDIAG_DATA_DIR": data_dir,
+            "OMP_NUM_THREADS": "1",
+        }
         env.pop("PYTHONPATH", None)  # nbdiag must come from the venv's install, not from this checkout
         # a private Jupyter data folder, so `jupyter trust` signs into a fresh database, not this user's
         env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
         built = run([repo / "binder" / "postBuild"], cwd=repo, env=env)
         assert "names data set ready" in built and (tmp_path / "jupyter-data" / "nbsignatures.db").is_file()
 
-        imports = ("import json, torch, ipympl, ipywidgets, jupyterlab, voila; "
-                   "print(json.dumps([torch.__version__, torch.cuda.is_available()]))")
+        imports = (
+            "import json, torch, ipympl, ipywidgets, jupyterlab, voila; "
+            "print(json.dumps([torch.__version__, torch.cuda.is_available()]))"
+        )
         versions = json.loads(run([bin_dir / "python", "-c", imports], env=env))
         assert versions == ["2.13.0+cpu", False]
         assert "nvidia" not in run([bin_dir / "pip", "list", "--disable-pip-version-check"], env=env).lower()
@@ -103,12 +115,29 @@ def test_binder_environment_runs_a_lesson(tmp_path):
         probe = nbformat.read(repo / "notebooks" / LESSON, as_version=4)
         probe.cells.append(nbformat.v4.new_code_cell("import sys, nbdiag; print(sys.prefix, nbdiag.__file__)"))
         nbformat.write(probe, repo / "notebooks" / "probe.ipynb")
-        run([bin_dir / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=600",
-             "--output", "executed.ipynb", repo / "notebooks" / "probe.ipynb"], cwd=repo, env=env)
+        run(
+            [
+                bin_dir / "jupyter",
+                "nbconvert",
+                "--to",
+                "notebook",
+                "--execute",
+                "--ExecutePreprocessor.timeout=600",
+                "--output",
+                "executed.ipynb",
+                repo / "notebooks" / "probe.ipynb",
+            ],
+            cwd=repo,
+            env=env,
+        )
         executed = nbformat.read(repo / "notebooks" / "executed.ipynb", as_version=4)
         prefix, nbdiag_file = checked_outputs(executed)[-1].split()
-        assert Path(prefix) == venv and Path(nbdiag_file).is_relative_to(repo), "the venv's kernel and its nbdiag ran it"
-        assert checked_outputs(executed)[:-1] == checked_outputs(stored), "the lesson's tables differ from the stored ones"
+        assert Path(prefix) == venv and Path(nbdiag_file).is_relative_to(repo), (
+            "the venv's kernel and its nbdiag ran it"
+        )
+        assert checked_outputs(executed)[:-1] == checked_outputs(stored), (
+            "the lesson's tables differ from the stored ones"
+        )
         assert "saturated: 20.25%" in "".join(checked_outputs(executed))
         print(f"binder venv: {_du(venv)} on disk")
     finally:

@@ -1,6 +1,7 @@
 """In a real JupyterLab in a real Chromium, the dashboard answers the gain slider and the batch norm box with
 the lesson's numbers, and its step slider moves every picture to a snapshot step; screenshots and page-side
 latencies go to test-artifacts/."""
+
 import json
 import os
 import platform
@@ -9,8 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from nbdiag import Config, train
-from nbdiag.stats import (activation_stats, format_activation_table, format_gradient_table, format_weight_table,
-                          gradient_stats, weight_grad_stats)
+from nbdiag.stats import (
+    activation_stats,
+    format_activation_table,
+    format_gradient_table,
+    format_weight_table,
+    gradient_stats,
+    weight_grad_stats,
+)
 from nbdiag.widgets import Dashboard
 
 pytest_plugins = ["browser.harness"]  # fixtures: open_notebook, artifacts (one server and browser per session)
@@ -22,8 +29,13 @@ SEED_GAIN_3 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"  #
 def expected_lines(dataset, **config):
     """The activation, gradient and weight-gradient table lines the command line prints for this config."""
     run = train(Config(**config), dataset)
-    text = "\n".join([format_activation_table(activation_stats(run)), format_gradient_table(gradient_stats(run)),
-                      format_weight_table(weight_grad_stats(run))])
+    text = "\n".join(
+        [
+            format_activation_table(activation_stats(run)),
+            format_gradient_table(gradient_stats(run)),
+            format_weight_table(weight_grad_stats(run)),
+        ]
+    )
     return text.splitlines()
 
 
@@ -71,12 +83,18 @@ def test_dashboard_in_jupyterlab(open_notebook, artifacts, dataset):
 
     assert len(nb.figure_sizes()) == len(sizes)  # redrawn in place, not piled up
     assert nb.cell_errors() == []
-    (artifacts / "browser_latency.json").write_text(json.dumps({
-        "what": "ms from the key press (Enter in the gain readout) or click (batch norm box) in the page to the "
+    (artifacts / "browser_latency.json").write_text(
+        json.dumps(
+            {
+                "what": "ms from the key press (Enter in the gain readout) or click (batch norm box) in the page to the "
                 "new table text and to the first and last repaint of the ipympl figure; one sample per change",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "changes": latency,
-    }, indent=2) + "\n")
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                "changes": latency,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01_gain_5_3.ipynb"
@@ -117,9 +135,14 @@ def expected_frames(dataset, route):
 
 def differing_pixels(shown, expected):
     """How many pixels differ, figure by figure (a figure without a canvas or of another size: what it is)."""
-    return [int((a != b).any(axis=-1).sum()) if a is not None and a.shape == b.shape else
-            "no canvas" if a is None else f"{a.shape[1]}x{a.shape[0]} pixels, not {b.shape[1]}x{b.shape[0]}"
-            for a, b in zip(shown, expected)]
+    return [
+        int((a != b).any(axis=-1).sum())
+        if a is not None and a.shape == b.shape
+        else "no canvas"
+        if a is None
+        else f"{a.shape[1]}x{a.shape[0]} pixels, not {b.shape[1]}x{b.shape[0]}"
+        for a, b in zip(shown, expected)
+    ]
 
 
 def test_the_step_slider_in_jupyterlab(open_notebook, dataset):
@@ -153,8 +176,9 @@ def test_the_step_slider_in_jupyterlab(open_notebook, dataset):
         assert repainted == len(sizes), f"after {key} only {repainted} of {len(sizes)} figures repainted"
         after = nb.canvas_pixels()
         assert 0 not in differing_pixels(after, before), f"after {key} some figure still shows the old picture"
-        assert differing_pixels(after, frames) == exactly, \
+        assert differing_pixels(after, frames) == exactly, (
             f"after {key} the figures do not show what matplotlib draws at step {step}"
+        )
         assert tables.inner_text() == last_tables  # the tables stay at the last step: no new run either
         shown_frames = frames
 

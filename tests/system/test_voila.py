@@ -1,4 +1,5 @@
 """The playground lesson as a code-free app: Voila serves notebooks/09_playground.ipynb and renders its widgets."""
+
 import html
 import json
 import os
@@ -32,13 +33,30 @@ def free_port():
 def voila_url():
     """A Voila server of the playground on a free local port, stopped (with its kernel) afterwards."""
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           # the kernel imports this checkout's nbdiag, installed or not
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        # the kernel imports this checkout's nbdiag, installed or not
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-         "--Voila.port_retries=0", "--show_tracebacks=True"],  # a failing cell shows its traceback in the page
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(NOTEBOOK),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",
+            "--show_tracebacks=True",
+        ],  # a failing cell shows its traceback in the page
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -67,12 +85,15 @@ def test_playground_renders_in_voila(voila_url):
         page = response.read().decode()
 
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
-    assert "Traceback (most recent call last)" not in text, \
-        "the notebook failed in Voila:\n" + text[text.index("Traceback (most recent call last)"):][:3000]
+    assert "Traceback (most recent call last)" not in text, (
+        "the notebook failed in Voila:\n" + text[text.index("Traceback (most recent call last)") :][:3000]
+    )
     outputs = [json.loads(block) for block in CELL_OUTPUT.findall(page)]
     errors = [o for o in outputs if o.get("output_type") == "error" or o.get("name") == "stderr"]
     assert not errors, f"the notebook printed errors in Voila: {errors}"
-    views = [o["data"]["text/plain"] for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [
+        o["data"]["text/plain"] for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
     assert len(views) == 2 and views[0].startswith("Dashboard(") and views[1].startswith("Comparison(")
     assert "description='gain'" in views[0]  # the dashboard's first control, as the kernel built it
 

@@ -7,7 +7,7 @@
 
 # %%
 # %matplotlib widget
-from nbdiag import Config, load_dataset, train, stats, plots
+from nbdiag import Config, load_dataset, plots, stats, train
 from nbdiag.widgets import Comparison
 
 data = load_dataset()

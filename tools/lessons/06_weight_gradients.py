@@ -15,7 +15,7 @@
 
 # %%
 # %matplotlib widget
-from nbdiag import Config, load_dataset, train, stats, plots
+from nbdiag import Config, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
 
 data = load_dataset()

@@ -15,7 +15,8 @@
 # %matplotlib widget
 import torch
 from torch import nn
-from nbdiag import Config, load_dataset, train, watch, stats, plots, health
+
+from nbdiag import Config, health, load_dataset, plots, stats, train, watch
 from nbdiag.widgets import Dashboard
 
 torch.set_num_threads(1)  # one thread: the same numbers on every machine, and faster for a model this small

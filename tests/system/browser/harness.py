@@ -5,6 +5,7 @@ the fixtures: each importing module would start its own server and browser), the
 `open_notebook` fixture: `nb = open_notebook("lessons/01.ipynb"); nb.run_all(); nb.wait_for_output("...")`.
 One JupyterLab and one Chromium serve the whole session; each notebook gets a fresh browser context.
 """
+
 import base64
 import io
 import json
@@ -25,14 +26,27 @@ REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("NBDIAG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = "NBDIAG_REQUIRE_BROWSER"  # =1 (as in .ci/run): a missing browser fails instead of skipping
-INSTALL_HINT = ("the browser test needs Debian's Chromium and Python Playwright: "
-                "`apt-get install chromium` and `pip install playwright` (never `playwright install`)")
+INSTALL_HINT = (
+    "the browser test needs Debian's Chromium and Python Playwright: "
+    "`apt-get install chromium` and `pip install playwright` (never `playwright install`)"
+)
 # Headless, no sandbox (CI runs as root), and none of Chromium's background calls to Google services.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-    "--disable-default-apps", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
-    "--no-pings", "--metrics-recording-only", "--disable-features=OptimizationHints,Translate,MediaRouter",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--no-pings",
+    "--metrics-recording-only",
+    "--disable-features=OptimizationHints,Translate,MediaRouter",
 ]
 # JupyterLab user settings for a quiet, deterministic page: no news prompt, no update check, every cell in the DOM.
 LAB_SETTINGS = {
@@ -45,11 +59,15 @@ KERNEL_TIMEOUT = 180  # s: running all cells, including a first `import torch`
 
 def require_browser():
     """Skip (or, with NBDIAG_REQUIRE_BROWSER=1, fail) unless Chromium, Playwright and JupyterLab are installed."""
-    missing = [what for what, ok in [
-        (f"Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK)),
-        ("Python Playwright", _importable("playwright.sync_api")),
-        ("JupyterLab", _importable("jupyterlab")),
-    ] if not ok]
+    missing = [
+        what
+        for what, ok in [
+            (f"Chromium at {CHROMIUM}", os.access(CHROMIUM, os.X_OK)),
+            ("Python Playwright", _importable("playwright.sync_api")),
+            ("JupyterLab", _importable("jupyterlab")),
+        ]
+        if not ok
+    ]
     if missing:
         message = f"missing {', '.join(missing)}: {INSTALL_HINT}"
         if os.environ.get(REQUIRE_BROWSER) == "1":
@@ -103,14 +121,25 @@ class JupyterLab:
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         )
         command = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={self.port}",
-            "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--ServerApp.token=",
-            f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={self.port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.token=",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(command, env=env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, env=env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -232,7 +261,8 @@ class NotebookPage:
         self.page.goto(f"{self.lab.url}/lab/tree/{self.name}?reset")
         self.page.wait_for_function(
             "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')",
-            timeout=STARTUP_TIMEOUT * 1000)
+            timeout=STARTUP_TIMEOUT * 1000,
+        )
         self._until("name => !!window.__panel(name)", STARTUP_TIMEOUT, f"{self.name} to open")
         self.wait_for_kernel_idle()
         return self
@@ -246,14 +276,20 @@ class NotebookPage:
             if self.page.evaluate(js, self.name):
                 return
             self.page.wait_for_timeout(250)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}\n--- jupyter log ---\n"
-                             f"{self.lab.log_tail()}\n--- console errors ---\n" + "\n".join(self.console_errors))
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}\n--- jupyter log ---\n"
+            f"{self.lab.log_tail()}\n--- console errors ---\n" + "\n".join(self.console_errors)
+        )
 
     def wait_for_kernel_idle(self, timeout=KERNEL_TIMEOUT):
-        self._until("""name => {
+        self._until(
+            """name => {
             const session = window.__panel(name).sessionContext.session;
             return !!(session && session.kernel) && session.kernel.status === 'idle';
-        }""", timeout, "the kernel to be idle")
+        }""",
+            timeout,
+            "the kernel to be idle",
+        )
 
     def dismiss_dialogs(self):
         """Accept a kernel choice, refuse anything else (build prompts); answer the news toast with No."""
@@ -271,22 +307,30 @@ class NotebookPage:
 
     def run_all(self, timeout=KERNEL_TIMEOUT):
         """Run every cell and wait until each code cell has an execution count and the kernel is idle."""
-        self.page.evaluate("""name => {  // the command runs the active notebook: make it this one
+        self.page.evaluate(
+            """name => {  // the command runs the active notebook: make it this one
             window.jupyterapp.shell.activateById(window.__panel(name).id);
             return window.jupyterapp.commands.execute('notebook:run-all-cells');
-        }""", self.name)
-        self._until("""name => {
+        }""",
+            self.name,
+        )
+        self._until(
+            """name => {
             const w = window.__panel(name);
             const cells = w.content.widgets.filter(c => c.model.type === 'code');
             const session = w.sessionContext.session;
             return cells.every(c => c.model.executionCount !== null) && session.kernel.status === 'idle';
-        }""", timeout, "all cells to run")
+        }""",
+            timeout,
+            "all cells to run",
+        )
 
     def cell_errors(self):
         """Tracebacks shown in the notebook's outputs."""
-        return self.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
-                                 '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
-                                 ).all_inner_texts()
+        return self.page.locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
+        ).all_inner_texts()
 
     def output_text(self):
         """The text of the cells' outputs (widgets included) as a student reads it."""
@@ -298,9 +342,12 @@ class NotebookPage:
 
     def figure_sizes(self):
         """(width, height) in page pixels of each ipympl figure's canvas: (0, 0) is a figure nobody sees."""
-        return [tuple(size) for size in self.page.evaluate("""() =>
+        return [
+            tuple(size)
+            for size in self.page.evaluate("""() =>
             [...document.querySelectorAll('.jupyter-matplotlib-figure')].map(f => {
-                const c = f.querySelector('canvas'); return c ? [c.offsetWidth, c.offsetHeight] : [0, 0]; })""")]
+                const c = f.querySelector('canvas'); return c ? [c.offsetWidth, c.offsetHeight] : [0, 0]; })""")
+        ]
 
     def wait_for_figures(self, timeout=60):
         """Wait until the page shows at least one ipympl figure and every one has a visible canvas; their sizes."""
@@ -310,8 +357,10 @@ class NotebookPage:
             if sizes and all(w > 0 and h > 0 for w, h in sizes):
                 return sizes
             if time.monotonic() > deadline:
-                raise AssertionError(f"ipympl figures not shown after {timeout} s (canvas sizes {sizes}); "
-                                     "console errors:\n" + "\n".join(self.console_errors))
+                raise AssertionError(
+                    f"ipympl figures not shown after {timeout} s (canvas sizes {sizes}); "
+                    "console errors:\n" + "\n".join(self.console_errors)
+                )
             self.page.wait_for_timeout(250)
 
     def canvas_pixels(self):
@@ -321,8 +370,12 @@ class NotebookPage:
 
         urls = self.page.evaluate("""() => [...document.querySelectorAll('.jupyter-matplotlib-figure')]
             .map(f => { const c = f.querySelector('canvas'); return c ? c.toDataURL('image/png') : null; })""")
-        return [None if url is None else np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-                                                    .convert("RGBA")) for url in urls]
+        return [
+            None
+            if url is None
+            else np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+            for url in urls
+        ]
 
     def slider_readout(self, label):
         """The editable readout of the slider whose label reads `label` exactly."""
@@ -353,10 +406,14 @@ class NotebookPage:
     def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT):
         """Once no figure has repainted for `quiet` s, start timing: the next Enter, click or slider key is t=0, and
         probe_latency() then says when `expected_text` showed in an output and when the figures repainted."""
-        self.page.wait_for_function("q => performance.now() - window.__probe.lastDraw > q", arg=quiet * 1000,
-                                    timeout=timeout * 1000)
-        self.page.evaluate("""t => Object.assign(window.__probe,
-            {armed: true, expected: t, start: null, text: null, draws: []})""", expected_text)
+        self.page.wait_for_function(
+            "q => performance.now() - window.__probe.lastDraw > q", arg=quiet * 1000, timeout=timeout * 1000
+        )
+        self.page.evaluate(
+            """t => Object.assign(window.__probe,
+            {armed: true, expected: t, start: null, text: null, draws: []})""",
+            expected_text,
+        )
 
     def probe_latency(self, figures=True, quiet=1.0, timeout=KERNEL_TIMEOUT, figure_timeout=30):
         """Milliseconds from the action to the expected text and (with `figures`) to the first and the last
@@ -365,12 +422,14 @@ class NotebookPage:
 
         waits = [("p.text !== null", timeout, "the expected text to show")]
         if figures:
-            waits.append(("p.draws.length && performance.now() - p.lastDraw > q", figure_timeout,
-                          "a figure to repaint"))
+            waits.append(
+                ("p.draws.length && performance.now() - p.lastDraw > q", figure_timeout, "a figure to repaint")
+            )
         for done, seconds, what in waits:
             try:
-                self.page.wait_for_function(f"q => {{ const p = window.__probe; return {done}; }}",
-                                            arg=quiet * 1000, timeout=seconds * 1000)
+                self.page.wait_for_function(
+                    f"q => {{ const p = window.__probe; return {done}; }}", arg=quiet * 1000, timeout=seconds * 1000
+                )
                 failure = None
             except TimeoutError:
                 failure = f"timed out after {seconds} s waiting for {what}"
@@ -378,9 +437,11 @@ class NotebookPage:
         p = self.page.evaluate("""() => { const p = {...window.__probe};
             Object.assign(window.__probe, {armed: false, start: null}); return p; }""")
         if failure:
-            raise AssertionError(f"{failure}: action seen {p['start'] is not None}, text {p['expected']!r} shown "
-                                 f"{p['text'] is not None}, figure repaints {len(p['draws'])}; console errors:\n"
-                                 + "\n".join(self.console_errors))
+            raise AssertionError(
+                f"{failure}: action seen {p['start'] is not None}, text {p['expected']!r} shown "
+                f"{p['text'] is not None}, figure repaints {len(p['draws'])}; console errors:\n"
+                + "\n".join(self.console_errors)
+            )
         t = [d["t"] - p["start"] for d in p["draws"]]
         return {
             "text_ms": round(p["text"] - p["start"], 1),
