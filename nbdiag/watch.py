@@ -8,7 +8,7 @@
             optimizer.step()
             rec.step(loss)          # after the update: the step is done
 
-    print(nbdiag.stats.tables(rec))  # rec reads like nbdiag.train.Run: stats, plots and health take it
+    print(nbdiag.stats.tables(rec))  # rec is a records.RunRecord, as a train.Run is: stats, plots and health take it
 
 Forward hooks keep each watched layer's output and ask autograd to retain its gradient (d loss / d output);
 `rec.step(loss)` compares the parameters with their copy from the previous step, so update:data is the
