@@ -85,13 +85,15 @@ def _tables(args):
         )
     run = train(config, dataset)
     print(tables(run, digits=LESSON_DIGITS))
-    return 1 if run.diverged_at is not None else 0
+    return 1 if run.diverged_at is not None or run.diverging_from is not None else 0  # the status line says why
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = make_parser().parse_args(argv)
     args.argv = argv[1:]  # the subcommand's own words, to run it again
-    if args.command == "doctor":
-        return doctor()
-    return _tables(args)
+    try:
+        return doctor() if args.command == "doctor" else _tables(args)
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback
+        print("nbdiag: interrupted", file=sys.stderr)
+        return 130

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import kernels, lesson
-from .data import DATA_DIR_ENV, NAMES_URL, DataError, load_dataset, names_path
+from .data import DATA_DIR_ENV, DataError, load_dataset, names_path
 from .stats import LESSON_DIGITS, STABLE_DIGITS
 from .train import Config, train
 
@@ -118,13 +118,12 @@ def data():
     data_dir = os.environ.get(DATA_DIR_ENV)
     try:
         path = names_path()
-    except (DataError, OSError, ImportError) as e:  # OSError covers a failed download
-        fix = (
-            f"copy names.txt ({NAMES_URL}) into {DATA_DIR_ENV}, or unset it to download it"
-            if data_dir
-            else f"connect to the internet once to download it, or set {DATA_DIR_ENV} to a folder holding names.txt"
-        )
-        return [f"FIX  data: {e}: {fix}"], True
+    except DataError as e:  # its message says what to do
+        return [f"FIX  data: {e}"], True
+    except (OSError, ImportError) as e:
+        return [
+            f"FIX  data: {e}: reinstall nbdiag (pip install -e .), or set {DATA_DIR_ENV} to a folder holding names.txt"
+        ], True
     source = f"{DATA_DIR_ENV}={data_dir}" if data_dir else "a download into the pooch cache"
     return [f"ok   data: {path} from {source}, sha256 verified"], False
 

@@ -25,6 +25,12 @@ UPDATE_RATIO_TOLERANCE = 1.0  # decades either side of the target before update:
 RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
 SATURATING_KINDS = {"Tanh", "Sigmoid"}  # activations with flat tails, where saturation is a problem
 DEAD_UNIT_KINDS = {"Tanh", "Sigmoid", "ReLU", "GELU"}  # activations whose units can get stuck where no gradient passes
+# Diverging (see diverging_from): the loss stays above DIVERGING_FACTOR times its value at step 0 for the run's last
+# DIVERGING_STEPS steps or more. The lesson's network starts near ln 27 = 3.3 (a uniform guess); lr 1, which lesson 7
+# calls overshooting, ends a little above that and stays under 3x but for the odd short spike; lr 2 and more sit at
+# 3x to 500x for good. A shorter stretch would call one bad batch at the end a divergence.
+DIVERGING_FACTOR = 3.0
+DIVERGING_STEPS = 10
 
 _FLAT_PART = {  # where each kind's outputs count as saturated, in words (the rules of stats.saturated)
     "Tanh": "on the flat tails of tanh (|t| > 0.97)",
@@ -39,7 +45,8 @@ class Finding:
     """One thing that looks wrong in a run, where, how badly, the number behind it, and what it means."""
 
     layer: str  # the plots' label of the layer ('layer 1 (Tanh)'), of the weight ('weight 6 (100, 27)'), or 'run'
-    code: str  # what kind of problem: 'diverged', 'saturated', 'dead_units', 'collapsing', 'exploding_activations',
+    code: str  # what kind of problem: 'diverged' (a non-finite loss or weight), 'diverging' (a finite loss far
+    # above its start, see diverging_from), 'saturated', 'dead_units', 'collapsing', 'exploding_activations',
     # 'vanishing_gradients', 'exploding_gradients', 'last_layer_fast', 'update_ratio'
     severity: str  # 'error' (the run is broken) or 'warning' (it trains badly)
     value: float  # the number behind it, in the unit the message gives
@@ -75,7 +82,9 @@ def healthy_bands():
 def diagnose(run):
     """Findings about a run (train.Run or nbdiag.watch's recording): errors first, then activations, gradients
     and updates, each in layer order."""
-    findings = _diverged(run) + _activations(run) + _gradients(run) + _updates(run)
+    # records shaped by updates that overshot: the advice for what they show is the learning rate, not the start
+    overshot = (run.diverged_at or 0) > 0 or (run.diverged_at is None and diverging_from(run.losses) is not None)
+    findings = _diverged(run) + _activations(run, overshot) + _gradients(run, overshot) + _updates(run, overshot)
     return sorted(findings, key=lambda f: f.severity != "error")  # sorted() is stable: layer order stays
 
 
@@ -86,25 +95,96 @@ def format_findings(findings):
     return "\n".join(f"{f.severity:7s} {f.layer}: {f.message}" for f in findings)
 
 
+def diverging_from(losses):
+    """The step from which a run whose losses are all finite is diverging, or None.
+
+    Diverging: the loss stays above DIVERGING_FACTOR times its value at step 0 from that step to the last, a stretch
+    of at least the last DIVERGING_STEPS steps (in a shorter run, every step after step 0). A loss that starts at 0
+    or below (a watched model's own loss) has no such scale: never diverging. A non-finite loss is a divergence
+    already (run.diverged_at), not this.
+    """
+    if len(losses) < 2 or not torch.isfinite(losses).all() or not losses[0] > 0:
+        return None
+    above = (losses > DIVERGING_FACTOR * losses[0]).tolist()  # above[0] is False: the loss at step 0 is positive
+    start = len(above) - above[::-1].index(False)  # the step after the last one at or below the line
+    if start == len(above) or len(above) - start < min(DIVERGING_STEPS, len(above) - 1):
+        return None
+    return start
+
+
+def _lr_advice(run):
+    lr = run.lr
+    return (
+        f"lower the learning rate (try lr {lr / 10:g} or smaller)"
+        if lr
+        else "lower the learning rate (try one 10x smaller)"
+    )
+
+
 def _diverged(run):
     if run.diverged_at is None:
-        return []
-    lr = run.lr
-    advice = f"try lr {lr / 10:g} or smaller" if lr else "try a learning rate 10x smaller"
-    loss = run.losses[-1].item()
-    return [
-        Finding(
-            "run",
-            "diverged",
-            "error",
-            float(run.diverged_at),
-            f"the loss became {loss} at step {run.diverged_at}: the updates overshoot and blow up the "
-            f"weights; lower the learning rate ({advice})",
+        start = diverging_from(run.losses)
+        if start is None:
+            return []
+        first, last = run.losses[0].item(), run.losses[-1].item()
+        return [
+            Finding(
+                "run",
+                "diverging",
+                "error",
+                float(start),
+                f"the loss rose above {DIVERGING_FACTOR:g}x its value at step 0 ({first:.4g}) at step {start} and "
+                f"stayed there, to {last:.4g} at the last step: each update overshoots, so the weights wander "
+                f"away instead of learning; {_lr_advice(run)}",
+            )
+        ]
+    step, loss = run.diverged_at, run.losses[run.diverged_at].item()
+    config = run.config
+    if math.isfinite(loss):  # train's runs stop when an update leaves a weight non-finite, with that step's loss
+        message = (
+            f"the update at step {step} made the weights inf or nan (the loss before it was {loss:.4g}): "
+            f"the step was far too large; {_lr_advice(run)}"
         )
-    ]
+    elif step == 0 and config is not None:  # before any update: the learning rate played no part
+        scaling = "" if config.fan_in_scaling else ", or turn fan_in scaling back on"
+        message = (
+            f"the loss was {loss} at step 0, before any update, so the learning rate is not to blame: the "
+            f"initial weights are too large; lower the initial gain (now {config.gain:g}; 5/3 suits tanh){scaling}"
+        )
+    elif step == 0:
+        message = (
+            f"the loss was {loss} at step 0, before any update: look at the input, the initial weights or the "
+            f"loss function"
+        )
+    else:
+        message = (
+            f"the loss became {loss} at step {step}: the updates overshoot and blow up the weights; {_lr_advice(run)}"
+        )
+    return [Finding("run", "diverged", "error", float(step), message)]
 
 
-def _activations(run):
+_DEEP = "use fewer hidden layers or a smaller learning rate"  # what is left to try with batchnorm on
+_PUSHED = "training pushed the outputs there: lower the learning rate"  # batchnorm starts every layer at std 1
+
+
+def _more(run, overshot, without_batchnorm, with_batchnorm, where=""):
+    """The advice for a run without batchnorm (`without_batchnorm`, or add it `where`), or for a train run that
+    has it on already (`with_batchnorm`); a watched model's records do not say: it gets the first. For records
+    that updates which overshot have shaped (`overshot`), the learning rate."""
+    if overshot:
+        return "the updates that overshot did this: lower the learning rate"
+    if getattr(run.config, "batchnorm", False):
+        return f"batchnorm is already on, so {with_batchnorm}"
+    return f"{without_batchnorm} or add batchnorm{where}"
+
+
+def _std(t):
+    """t's std; in float64 where float32's overflows (values near float32's range), so ratios of it stay finite."""
+    std = t.std().item()
+    return std if math.isfinite(std) else t.double().std().item()
+
+
+def _activations(run, overshot=False):
     threshold = run.saturation
     layers = [l for l in stats.watched_layers(run) if torch.isfinite(l.out).all()]
     findings = []
@@ -120,7 +200,7 @@ def _activations(run):
                     "warning",
                     pct,
                     f"{pct:.1f}% of the outputs are {flat}, where almost no gradient gets through; "
-                    f"lower the initial gain or add batchnorm before the activation",
+                    + _more(run, overshot, "lower the initial gain", _PUSHED, " before the activation"),
                 )
             )
         out = layer.out.reshape(layer.out.shape[0], -1)  # (batch, units)
@@ -141,9 +221,9 @@ def _activations(run):
                 )
     if len(layers) >= 2:
         first = layers[0]
-        first_std = first.out.std().item()
+        first_std = _std(first.out)
         for layer in layers[1:]:
-            ratio = layer.out.std().item() / first_std if first_std > 0 else math.nan
+            ratio = _std(layer.out) / first_std if first_std > 0 else math.nan
             label, other = stats.layer_label(layer), stats.layer_label(first)
             if ratio < COLLAPSE_RATIO:
                 findings.append(
@@ -152,9 +232,9 @@ def _activations(run):
                         "collapsing",
                         "warning",
                         ratio,
-                        f"the output std is {ratio:.0%} of {other}'s: the signal shrinks layer after "
+                        f"the output std is {_fraction(ratio)} {other}'s: the signal shrinks layer after "
                         f"layer, so deeper layers see less and less of the input; "
-                        f"raise the initial gain (5/3 suits tanh) or add batchnorm",
+                        + _more(run, overshot, "raise the initial gain (5/3 suits tanh)", _DEEP),
                     )
                 )
             elif ratio > GROWTH_RATIO:
@@ -165,23 +245,35 @@ def _activations(run):
                         "warning",
                         ratio,
                         f"the output std is {_times(ratio)} {other}'s: the signal grows layer after "
-                        f"layer; lower the initial gain, or add batchnorm",
+                        f"layer; " + _more(run, overshot, "lower the initial gain", _DEEP),
                     )
                 )
     return findings
 
 
-def _gradients(run):
+def _gradients(run, overshot=False):
     layers = [l for l in stats.watched_layers(run) if l.grad is not None and torch.isfinite(l.grad).all()]
     if len(layers) < 2:
         return []
     nearest = layers[-1]  # the watched layer nearest the loss
-    ref = nearest.grad.std().item()
+    ref = _std(nearest.grad)
     findings = []
     for layer in layers[:-1]:
-        ratio = layer.grad.std().item() / ref if ref > 0 else math.nan
+        ratio = _std(layer.grad) / ref if ref > 0 else math.nan
         label, where = stats.layer_label(layer), stats.layer_label(nearest)
-        if ratio < 1 / GRADIENT_RATIO:
+        if ratio == 0:  # not one example's gradient reaches it (a dead or fully saturated layer in between)
+            findings.append(
+                Finding(
+                    label,
+                    "vanishing_gradients",
+                    "warning",
+                    ratio,
+                    f"no gradient at all reaches this layer (it is exactly 0), while {where}, nearest the loss, "
+                    f"gets one: a layer in between passes none back, so this one and those before it cannot "
+                    f"learn; " + _more(run, overshot, "raise the initial gain", _DEEP),
+                )
+            )
+        elif ratio < 1 / GRADIENT_RATIO:
             findings.append(
                 Finding(
                     label,
@@ -190,7 +282,7 @@ def _gradients(run):
                     ratio,
                     f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the "
                     f"loss: gradients fade on their way back, so the early layers learn slowly; "
-                    f"raise the initial gain or add batchnorm",
+                    + _more(run, overshot, "raise the initial gain", _DEEP),
                 )
             )
         elif ratio > GRADIENT_RATIO:
@@ -202,13 +294,13 @@ def _gradients(run):
                     ratio,
                     f"the gradient here is {_times(ratio)} larger than at {where}, nearest the loss: "
                     f"gradients grow on their way back, so the early layers take the biggest steps; "
-                    f"lower the initial gain or add batchnorm",
+                    + _more(run, overshot, "lower the initial gain", _DEEP),
                 )
             )
     return findings
 
 
-def _updates(run):
+def _updates(run, overshot=False):
     weights = stats.weights(run)
     ratios = run.update_ratios[-RATIO_WINDOW:]  # (window, n_params) log10
     if not weights or not len(ratios):
@@ -234,6 +326,8 @@ def _updates(run):
             change = f"divide the learning rate by ~{1 / factor:g}"
         if lr:
             change += f" (lr {lr:g} -> {_one_digit(lr * factor):g})"
+        if overshot and factor > 1:  # saturated or dead layers that overshooting left behind pass little gradient
+            change = "here the layers that overshooting saturated pass little gradient: lower the learning rate"
         speed = "slowly: training crawls" if median < UPDATE_RATIO_TARGET else "fast: training is unstable"
         findings.append(
             Finding(
@@ -268,8 +362,19 @@ def _updates(run):
 
 
 def _times(x):
-    """'3.3x', '16x'."""
-    return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
+    """'3.3x', '16x', '2400x'; from 1e4 on, 1 significant digit: '3e+07x'."""
+    if not math.isfinite(x):
+        return "immeasurably many times"
+    if x < 10:
+        return f"{x:.1f}x"
+    return f"{x:.0f}x" if x < 1e4 else f"{x:.0e}x"
+
+
+def _fraction(x):
+    """x as a part of a whole: '24% of'; under 1%, '3e+05x smaller than'; at 0, 'exactly 0 times'."""
+    if x == 0:
+        return "exactly 0 times"
+    return f"{x:.0%} of" if x >= 0.01 else f"{_times(1 / x)} smaller than"
 
 
 def _one_digit(x):

@@ -42,6 +42,7 @@ class RunRecord(Protocol):
     watched: tuple  # indices of the layers the diagnostics inspect
     params: list  # ParamRecord per parameter at the last step
     snapshots: object  # the snapshots.Snapshots kept at a schedule of steps, or None
-    diverged_at: int | None  # the step whose loss was not finite, if any
+    diverged_at: int | None  # the step whose loss, or whose update of the weights, was not finite, if any
+    diverging_from: int | None  # the step from which the finite loss stayed far above its start, if any
     steps_done: int
     status: str  # one line saying how the run ended

@@ -38,7 +38,7 @@ class StepPictures:
     step: int
     activations: list  # a Histogram per watched layer (activation_histograms at this step)
     gradients: list  # a Histogram per watched layer that received a gradient
-    weight_gradients: list  # a Histogram per 2-D weight
+    weight_gradients: list  # a Histogram per weight (a parameter of 2 or more dimensions)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Snapshots:
     taken. When a snapshot would exceed `max_snapshots`, every other one is dropped first and the schedule
     coarsened to match (N -> 2N; powers of 2 -> powers of 4), so the kept steps stay evenly (or log-) spaced.
     Each snapshot holds, per watched layer, its outputs over fixed bins with mean/std/saturation (bins + 4
-    numbers) and the histograms of its outputs and of their gradients (2 x 2 x HISTOGRAM_BINS), and per 2-D
+    numbers) and the histograms of its outputs and of their gradients (2 x 2 x HISTOGRAM_BINS), and per
     weight the histogram of its gradient (2 x HISTOGRAM_BINS): see numbers(). So memory is at most
     max_snapshots * (layers * (bins + 4 + 4 * HISTOGRAM_BINS) + weights * 2 * HISTOGRAM_BINS) numbers, however
     long the run (64 snapshots of the lesson's MLP: 238,080 numbers, under 1 MB in float32).
@@ -93,7 +93,7 @@ class Snapshots:
         self.kept = [s for s in self.kept if self.due(s.step)]
 
     def add(self, step, layers, params=()):
-        """Snapshot `layers` (records with index, kind, out, grad, and optionally name) and the 2-D `params`
+        """Snapshot `layers` (records with index, kind, out, grad, and optionally name) and the weights among `params`
         (records with index, shape, grad, and optionally name) at `step`, if the schedule says so."""
         if not self.due(step):
             return
@@ -101,7 +101,7 @@ class Snapshots:
             self._thin()
             if not self.due(step):
                 return
-        weights = [p for p in params if len(p.shape) == 2 and p.grad is not None]
+        weights = [p for p in params if len(p.shape) >= 2 and p.grad is not None]  # as stats.weights
         pictures = StepPictures(
             step,
             [histogram(l.out, layer_label(l)) for l in layers],

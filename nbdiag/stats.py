@@ -1,5 +1,6 @@
 """Diagnostics of a finished run as named records, and the lesson's text tables. No plotting here."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,13 +44,14 @@ class GradientStats:
 
 @dataclass
 class WeightGradStats:
-    """A 2-D weight's last gradient against the weight itself after the last update."""
+    """A weight's last gradient against the weight itself after the last update."""
 
     index: int  # position in the model's parameter list
     shape: tuple
     mean: float
     std: float
     grad_data_ratio: float  # std(grad) / std(weight)
+    name: str = ""  # a watched parameter's name, e.g. '1.weight'; '' in a train run
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Histogram:
 
 @dataclass
 class RatioHistory:
-    """One 2-D parameter's log10 update:data ratio at every step."""
+    """One weight's log10 update:data ratio at every step."""
 
     label: str
     index: int
@@ -112,8 +114,9 @@ def saturation_percent(layer, threshold=None):
 
 
 def weights(run):
-    """The 2-D parameters (embedding and Linear weights), which the lesson's weight tables show."""
-    return [p for p in run.params if len(p.shape) == 2]
+    """The weights: every parameter of 2 or more dimensions (embedding, Linear, Conv, LSTM ... weights), which the
+    lesson's weight tables show; biases and batchnorm's gain and shift are 1-D."""
+    return [p for p in run.params if len(p.shape) >= 2]
 
 
 def activation_stats(run):
@@ -135,7 +138,7 @@ def gradient_stats(run):
 def weight_grad_stats(run):
     return [
         WeightGradStats(
-            p.index, p.shape, p.grad.mean().item(), p.grad.std().item(), (p.grad.std() / p.data.std()).item()
+            p.index, p.shape, p.grad.mean().item(), p.grad.std().item(), (p.grad.std() / p.data.std()).item(), p.name
         )
         for p in weights(run)
         if p.grad is not None
@@ -176,27 +179,38 @@ def weight_grad_histograms(run):
 
 
 def update_ratio_history(run):
-    """log10 update:data of each 2-D parameter at each step, as the lesson's last picture plots it."""
+    """log10 update:data of each weight at each step, as the lesson's last picture plots it."""
     return [
         RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy()) for p in weights(run)
     ]
 
 
+def _not_a_number(x):
+    """'nan', 'inf' or '-inf' for a statistic that is not a finite number, else None: never '+nan' or a rounded figure."""
+    return None if math.isfinite(x) else str(x)
+
+
 def _signed(x, decimals, digits):
     """`x` as %+.{decimals}f; in the stable form a figure that rounds to zero has no sign: the CPU's rounding picks it."""
     text = f"{x:+.{decimals}f}"
-    return " " + text[1:] if digits != LESSON_DIGITS and float(text) == 0 else text
+    return _not_a_number(x) or (" " + text[1:] if digits != LESSON_DIGITS and float(text) == 0 else text)
 
 
 def _scientific(x, digits):
     """`x` in scientific notation with `digits` significant digits (the lesson's %e has 7)."""
-    return f"{x:.{digits - 1}e}"
+    return _not_a_number(x) or f"{x:.{digits - 1}e}"
+
+
+def _saturated(s):
+    """The saturated percent, or why there is none: with a nan or inf among the outputs (their std is nan), the
+    percent would count them as on or off the flat part, which they are not."""
+    return "n/a (outputs not finite)" if math.isnan(s.std) else f"{s.saturated:.2f}%"
 
 
 def format_activation_table(stats, digits=STABLE_DIGITS):
     return "\n".join(
-        "layer %d (%10s): mean %s, std %.2f, saturated: %.2f%%"
-        % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, s.saturated)
+        "layer %d (%10s): mean %s, std %.2f, saturated: %s"
+        % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, _saturated(s))
         for s in stats
     )
 
@@ -212,18 +226,29 @@ def format_gradient_table(stats, digits=STABLE_DIGITS):
 def format_weight_table(stats, digits=STABLE_DIGITS):
     """The weight-gradient table; `digits` is the significant digits of the std and ratio (see STABLE_DIGITS)."""
     return "\n".join(
-        "weight %10s | mean %s | std %s | grad:data ratio %s"
-        % (s.shape, _signed(s.mean, 6, digits), _scientific(s.std, digits), _scientific(s.grad_data_ratio, digits))
+        "%s | mean %s | std %s | grad:data ratio %s"
+        % (
+            _weight_row(s),
+            _signed(s.mean, 6, digits),
+            _scientific(s.std, digits),
+            _scientific(s.grad_data_ratio, digits),
+        )
         for s in stats
     )
 
 
+def _weight_row(p):
+    """'weight (100, 27)' as the lesson prints it; a watched weight by its name too: 'weight 1.weight (16, 8, 3, 3)'."""
+    return f"weight {p.name} {p.shape}" if p.name else "weight %10s" % (p.shape,)
+
+
 def format_update_ratios(run):
-    """The last step's log10 update:data of each 2-D weight."""
+    """The last step's log10 update:data of each weight."""
     if not len(run.update_ratios):
         return "(no update was applied)"
     return "\n".join(
-        "weight %10s | update:data log10 %+.3f" % (p.shape, run.update_ratios[-1, p.index].item()) for p in weights(run)
+        "%s | update:data log10 %s" % (_weight_row(p), _signed(run.update_ratios[-1, p.index].item(), 3, LESSON_DIGITS))
+        for p in weights(run)
     )
 
 
@@ -236,6 +261,8 @@ def tables(run, digits=STABLE_DIGITS):
         ("update:data at the last step", format_update_ratios(run)),
     ]
     text = "\n\n".join(f"# {title}\n{body}" for title, body in sections)
+    if not len(run.losses):  # a recording of zero steps: its status says no step was recorded
+        return f"{text}\n\n{run.status}"
     return f"{text}\n\n{run.status}\nloss {run.losses[-1].item():.4f}"
 
 

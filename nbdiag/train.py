@@ -1,6 +1,7 @@
 """The run configuration, the model it builds, and the instrumented training loop."""
 
 import math
+import numbers
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
@@ -45,11 +46,18 @@ class Config:
     """Everything that decides a run; the defaults are the lecture's. Each field's Option (Config.option(name))
     says what it does, what values it takes, and how the command line and the dashboard offer it."""
 
-    n_embd: int = _option(10, "size of each character's embedding vector")
+    # The whole-number options' largest values keep a run within a few GB and a few minutes on a laptop
+    n_embd: int = _option(10, "size of each character's embedding vector", high=512)
     n_hidden: int = _option(
-        100, "neurons in each hidden layer", label="neurons per layer", control="slider", limits=(10, 500), step=10
+        100,
+        "neurons in each hidden layer",
+        label="neurons per layer",
+        high=1024,
+        control="slider",
+        limits=(10, 500),
+        step=10,
     )
-    depth: int = _option(5, "number of hidden layers", label="hidden layers", control="slider", limits=(1, 10))
+    depth: int = _option(5, "number of hidden layers", label="hidden layers", high=50, control="slider", limits=(1, 10))
     gain: float = _option(
         5 / 3,
         "multiplies the initial weights before the last layer; 5/3 suits tanh",
@@ -90,11 +98,12 @@ class Config:
         control="log slider",
         limits=(1e-3, 10.0),
     )
-    batch_size: int = _option(32, "examples per step")
+    batch_size: int = _option(32, "examples per step", high=2048)
     steps: int = _option(
         1,
         "optimization steps; the lesson's first tables come after 1",
         label="training steps",
+        high=100_000,  # about a minute at the lesson's size; its per-step history is 1e5 x 2 x n_params numbers
         flag="--steps",
         control="slider",
         limits=(1, 3000),
@@ -120,8 +129,8 @@ class Config:
     def __post_init__(self):
         if isinstance(self.gain, (str, Fraction)):
             self.gain = parse_number(self.gain, "gain")
-        for f in fields(self):
-            check(f.name, getattr(self, f.name))
+        for f in fields(self):  # numpy's numbers too, stored as Python's
+            setattr(self, f.name, f.type(check(f.name, getattr(self, f.name))))
         if self.batchnorm and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 with batchnorm (the batch variance needs two examples)")
 
@@ -152,8 +161,11 @@ def valid(name, value):
     if isinstance(value, bool):
         return False
     if kind is float:
-        return isinstance(value, (int, float)) and 0 < value < math.inf
-    return isinstance(value, int) and option.low <= value and (option.high is None or value <= option.high)
+        try:
+            return isinstance(value, numbers.Real) and 0 < float(value) < math.inf
+        except OverflowError:  # an int beyond float's range
+            return False
+    return isinstance(value, numbers.Integral) and option.low <= value and (option.high is None or value <= option.high)
 
 
 def check(name, value):
@@ -161,7 +173,8 @@ def check(name, value):
     if name not in KINDS:
         raise ConfigError(f"unknown option {name!r}; the options are {', '.join(OPTIONS)}")
     if not valid(name, value):
-        raise ConfigError(f"{name} must be {expected(name)}, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise ConfigError(f"{name} must be {expected(name)}, got {shown}")
     return value
 
 
@@ -220,7 +233,9 @@ class Run:
     layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
     watched: tuple = ()  # indices of the layers the lesson inspects (layers.lesson_watched)
     params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
-    diverged_at: int = None  # the step whose loss was not finite, if any
+    # the step whose loss was not finite, or whose update left a weight inf or nan (its loss is finite), if any: the
+    # run stopped there
+    diverged_at: int = None
     snapshots: Snapshots = None  # the watched layers and weights at a schedule of steps, if train was asked for them
     saturation = None  # train's runs count saturation by the per-kind rules of stats.saturated, never a threshold
 
@@ -233,15 +248,35 @@ class Run:
         return len(self.losses)
 
     @property
+    def diverging_from(self):
+        """The step from which the loss, finite, has stayed far above its start (health.diverging_from), or None."""
+        from .health import diverging_from  # health reads runs; it does not import train
+
+        return diverging_from(self.losses)
+
+    @property
     def status(self):
-        """One line saying how the run ended."""
+        """One line saying how the run ended: trained, diverging (health.diverging_from) or diverged."""
+        loss, lr = self.losses[-1].item(), f"lr {self.config.lr:g}"
         if self.diverged_at is None:
-            return f"trained {self.steps_done} steps, final loss {self.losses[-1].item():.4f}"
-        loss = self.losses[-1].item()
-        return (
-            f"diverged at step {self.diverged_at}: the loss became {loss} "
-            f"(lr {self.config.lr:g} is probably too large); stopped there"
-        )
+            start = self.diverging_from
+            if start is None:
+                return f"trained {self.steps_done} steps, final loss {loss:.4f}"
+            from .health import DIVERGING_FACTOR
+
+            return (
+                f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
+                f"({self.losses[0].item():.4f}) from there on, final loss {loss:.4f} ({lr} is probably too large)"
+            )
+        if math.isfinite(loss):  # the loss was finite; the update after it was not
+            what = f"its update made the weights inf or nan ({lr} is probably too large)"
+        elif self.diverged_at == 0:  # before any update: the learning rate played no part
+            what = (
+                f"the loss was {loss} before any update (the initial gain {self.config.gain:g} is probably too large)"
+            )
+        else:
+            what = f"the loss became {loss} ({lr} is probably too large)"
+        return f"diverged at step {self.diverged_at}: {what}; stopped there"
 
 
 def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
@@ -321,16 +356,29 @@ def _train(config, dataset, progress, snapshots=None):
             # std(-lr * grad) == std(lr * grad) exactly, so the update tensors serve for the ratio too
             torch.stack([u.std() for u in updates], out=update_std[i])
             torch.stack([p.std() for p in params], out=data_std[i])
+        # a finite std means finite values; else (an inf or nan, or an std that overflowed) look at the values
+        if not math.isfinite(data_std[i].sum().item()) and not all(torch.isfinite(p).all() for p in params):
+            diverged_at = i  # this update left a weight inf or nan: the run stops, with it
+            update_std, data_std = update_std[: i + 1], data_std[: i + 1]
+            break
     if hasattr(steps, "close"):
         steps.close()
     ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
+    if diverged_at is not None and not (last or snapshot):
+        # an update blew up the weights at a step that kept no layer-output gradients (only the last step's are
+        # kept, a snapshot's and a non-finite loss's): the same run again to that step, as its last, keeps them
+        from dataclasses import replace
+
+        layers = _train(replace(config, steps=diverged_at + 1), dataset, progress=False).layers
+    else:
+        layers = [LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)]
     return Run(
         config=config,
         losses=torch.tensor(losses),
         update_ratios=ratios,
         diverged_at=diverged_at,
         snapshots=snapshots,
-        layers=[LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)],
+        layers=layers,
         watched=tuple(watched),
         params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
     )

@@ -17,21 +17,30 @@ parameter's gradient then. Memory is bounded: per step only 1 + n_params numbers
 update:data per parameter), besides copies of the parameters from up to BATCH_STEPS recent steps (at most
 SNAPSHOT_NUMBERS numbers, or two copies of a bigger model) and the last step's layer outputs and gradients; with
 snapshots=N, also at most max_snapshots histograms of each watched layer and weight (see nbdiag.snapshots).
-Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded.
+Forward passes run with gradients off (evaluation under torch.no_grad()) are not recorded. A layer that returns a
+tuple (nn.LSTM, nn.MultiheadAttention) is recorded by the first tensor in it (the output sequence, the attention
+output); one that returns a dict by its first tensor entry, with a warning naming the key. When a layer runs more
+than once in a step (an evaluation batch with gradients on, gradient accumulation), the step records the last pass
+whose output received a gradient, i.e. the one the loss came from (keeping at most MAX_PASSES passes meanwhile); a
+module used twice for one loss is recorded at its last call, with a warning.
 """
 
 import functools
 import math
+import numbers
 import warnings
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
+from .health import DIVERGING_FACTOR, diverging_from
 from .records import LayerRecord, ParamRecord
 from .snapshots import MAX_SNAPSHOTS, Snapshots
 
 BATCH_STEPS = 32  # update:data of up to this many steps are computed together (a few big operations, not many small)
 SNAPSHOT_NUMBERS = 2**22  # ... as long as their parameter copies hold at most this many numbers (16 MB in float32)
+MAX_PASSES = 8  # forward passes of one layer kept within a step, to find the one whose output received a gradient
 ACTIVATIONS = (
     nn.Tanh,
     nn.Sigmoid,
@@ -79,7 +88,12 @@ class Recording:
         if not self._params:
             raise ValueError("watch found no trainable parameter in the model (none has requires_grad=True)")
         self._handles = []
-        self._pending = [None] * len(self._watched_modules)  # each layer's output in the latest training forward
+        self._pending = [None] * len(self._watched_modules)  # each layer's output in the step's latest forward
+        # slot -> (out, no gradient yet when the next pass began) of the step's earlier forward passes of a layer
+        # that ran more than once: an evaluation batch, gradient accumulation, a module used twice (all rare)
+        self._earlier = {}
+        self._unread = {}  # slot -> why a layer's output could not be read (no tensor in it), warned once
+        self._warned = set()  # warned about once: ('dict', slot), 'missing', ('no grad', slot), ('reused', slot)
         self._last = [(None, None)] * len(self._watched_modules)  # (out, grad) as the last step left them
         self._grads = [None] * len(self._params)  # each parameter's gradient at the last step
         self._losses = []
@@ -117,32 +131,115 @@ class Recording:
         self._handles.clear()
 
     def _forward_hook(self, slot):
+        pending = self._pending
+
         def hook(module, inputs, out):
-            if not torch.is_grad_enabled() or not isinstance(out, torch.Tensor):
-                return  # evaluation (or an output we cannot read): not a training step
-            self._pending[slot] = out
+            if not torch.is_grad_enabled():
+                return  # evaluation: not a training step
+            if not (isinstance(out, torch.Tensor) and out.is_floating_point()):
+                out = self._signal(slot, out)  # a tuple, a dict, ...: the tensor that carries the signal, or None
+                if out is None:
+                    return
+            if pending[slot] is not None:  # the layer ran before in this step
+                earlier = self._earlier.setdefault(slot, [])
+                earlier.append((pending[slot], pending[slot].grad is None))
+                del earlier[:-MAX_PASSES]
+            pending[slot] = out
             if out.requires_grad:
                 out.retain_grad()  # backward leaves d loss / d out in out.grad
 
         return hook
 
+    def _signal(self, slot, out):
+        """The tensor to record of an output that is not one float tensor: the first in a tuple (an LSTM's output
+        sequence, attention's output), the first entry of a dict (with a warning naming its key); else None."""
+        if isinstance(out, Mapping):
+            for key, value in out.items():
+                tensor = _first_tensor(value)
+                if tensor is not None:
+                    if ("dict", slot) not in self._warned:
+                        self._warned.add(("dict", slot))
+                        warnings.warn(
+                            f"nbdiag.watch: {self._describe(slot)} returns a dict; its records are of entry "
+                            f"{key!r} (the first tensor in it); watch another layer with layers=[...] if that "
+                            "is not the one you want",
+                            stacklevel=3,
+                        )
+                    return tensor
+        else:
+            tensor = _first_tensor(out)
+            if tensor is not None:
+                return tensor
+        kind = "no float tensor" if isinstance(out, (Mapping, tuple, list, torch.Tensor)) else "no tensor"
+        self._unread[slot] = f"its output ({type(out).__name__}) holds {kind} to record"
+        return None
+
+    def _describe(self, slot):
+        index, name, module = self._watched_modules[slot]
+        return f"layer {name or index!r} ({type(module).__name__})"
+
+    def _recorded_pass(self, slot, out):
+        """(out, grad) of the layer's pass the step records: of several, the last whose output received a gradient."""
+        earlier = self._earlier.pop(slot, None)
+        if not earlier or out is None:
+            return out, (None if out is None else out.grad)
+        passes = [*earlier, (out, False)]
+        # a pass with no gradient yet when the next began, both with one now: one backward reached both, so the
+        # module runs more than once for one loss (a module used twice), and only its last call is recorded
+        if ("reused", slot) not in self._warned and any(
+            fresh and a.grad is not None and b.grad is not None for (a, fresh), (b, _) in zip(passes, passes[1:])
+        ):
+            self._warned.add(("reused", slot))
+            warnings.warn(
+                f"nbdiag.watch: {self._describe(slot)} runs more than once for one loss (a module used twice, or two "
+                "batches in one loss); its records are of its last call. Give each use its own module (e.g. a new "
+                "nn.ReLU() each time) to watch each",
+                stacklevel=3,
+            )
+        for candidate, _ in reversed(passes):
+            if candidate.grad is not None:
+                return candidate, candidate.grad
+        if out.requires_grad and ("no grad", slot) not in self._warned:
+            self._warned.add(("no grad", slot))
+            warnings.warn(
+                f"nbdiag.watch: {self._describe(slot)} ran {len(earlier) + 1} forward passes in one step and none "
+                "received a gradient; its records are of the last pass, without gradient. Call rec.step(loss) "
+                "after loss.backward()",
+                stacklevel=3,
+            )
+        return out, None
+
     def step(self, loss):
         """Close one training step: call after optimizer.step() (or your own update), with that step's loss."""
         if self._state != "watching":
             raise RuntimeError("rec.step(loss) belongs inside the `with nbdiag.watch(model) as rec:` block")
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() != 1:
+                raise ValueError(
+                    f"rec.step needs the scalar loss (e.g. loss.mean()), got a tensor of shape {tuple(loss.shape)}"
+                )
+        elif isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise TypeError(f"rec.step needs the loss, a scalar tensor or a number, got {type(loss).__name__}")
         if self.diverged_at is not None:
             return  # records stop at the first non-finite loss, as nbdiag.train's do
-        value = loss.item() if isinstance(loss, torch.Tensor) else float(loss)
-        i = len(self._losses)
-        self._losses.append(value)
-        self._last = [(out, None if out is None else out.grad) for out in self._pending]
         grads = [p.grad for p in self._params]
         if all(g is None for g in grads):
             raise RuntimeError(
                 "rec.step(loss) found no gradients: call it after loss.backward() and optimizer.step(), "
                 "before the next optimizer.zero_grad()"
             )
+        value = loss.item() if isinstance(loss, torch.Tensor) else float(loss)
+        i = len(self._losses)
+        self._losses.append(value)
+        pending = self._pending
+        if self._earlier:  # a layer ran more than once in this step
+            self._last = [self._recorded_pass(slot, out) for slot, out in enumerate(pending)]
+        else:
+            self._last = [(out, None if out is None else out.grad) for out in pending]
+        pending[:] = [None] * len(pending)
         self._grads = grads
+        if "missing" not in self._warned and any(out is None for out, _ in self._last):
+            self._warn_missing()
         if self.snapshots is not None and self.snapshots.due(i):
             self.snapshots.add(
                 i,
@@ -165,6 +262,21 @@ class Recording:
                 "call it after optimizer.step(), not before",
                 stacklevel=2,
             )
+
+    def _warn_missing(self):
+        """Say once which watched layers a step left without records, and why."""
+        self._warned.add("missing")
+        why = {}  # reason -> the layers it keeps out
+        for slot, (out, _) in enumerate(self._last):
+            if out is None:
+                reason = self._unread.get(slot, "it ran no forward pass with gradients enabled in this step")
+                why.setdefault(reason, []).append(self._describe(slot))
+        warnings.warn(
+            f"nbdiag.watch left {sum(map(len, why.values()))} watched layer(s) out of the records at step "
+            f"{len(self._losses) - 1}: "
+            + "; ".join(f"{', '.join(layers)}: {reason}" for reason, layers in why.items()),
+            stacklevel=3,
+        )
 
     # -- the records (records.RunRecord)
 
@@ -204,13 +316,30 @@ class Recording:
         return len(self._losses)
 
     @property
+    def diverging_from(self):
+        """The step from which the loss, finite, has stayed far above its start (health.diverging_from), or None."""
+        return diverging_from(self.losses)
+
+    @property
     def status(self):
         """One line saying how the recording ended."""
         if not self._losses:
             return "no step recorded yet: call rec.step(loss) after each optimizer.step()"
         loss = self._losses[-1]
         if self.diverged_at is None:
-            return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
+            start = self.diverging_from
+            if start is None:
+                return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
+            lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
+            return (
+                f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
+                f"({self._losses[0]:.4f}) from there on, final loss {loss:.4f} ({lr} is probably too large)"
+            )
+        if self.diverged_at == 0:
+            return (
+                f"the loss was {loss} at step 0, before any update: look at the input, the initial weights "
+                f"or the loss function; recording stopped there"
+            )
         lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
         return (
             f"diverged at step {self.diverged_at}: the loss became {loss} ({lr} is probably too large); "
@@ -234,6 +363,7 @@ class UpdateRatios:
         order = sorted(range(len(params)), key=lambda i: params[i].numel())  # stable
         self._order = torch.tensor(order, dtype=torch.long, device=device)
         self._ordered = [params[i] for i in order]
+        self._views, self._addresses = None, None  # flat views of self._ordered, and where their data was
         sizes = [params[i].numel() for i in order]
         self._groups, start = [], 0  # (start, count, numel) of each run of equal sizes in a row
         for n in sorted(set(sizes)):
@@ -274,8 +404,17 @@ class UpdateRatios:
 
     def _flatten(self, out):
         """Write the parameters' values into `out` (total numel,), one after another in self._order."""
-        with torch.no_grad():  # so reshape makes plain views
-            return torch.cat([p.reshape(-1) for p in self._ordered], out=out)
+        # flat views made once (making a dozen views costs more than copying the lesson's MLP), made again
+        # if a parameter's data moved (p.data = ..., as torch.nn.utils.vector_to_parameters does)
+        addresses = [p.data_ptr() for p in self._ordered]
+        if addresses != self._addresses:
+            self._addresses = addresses
+            contiguous = all(p.is_contiguous() for p in self._ordered)  # else reshape copies: no view to keep
+            self._views = [p.detach().view(-1) for p in self._ordered] if contiguous else None
+        if self._views is None:
+            with torch.no_grad():
+                return torch.cat([p.reshape(-1) for p in self._ordered], out=out)
+        return torch.cat(self._views, out=out)
 
     def _compute(self):
         """The ratios of the steps whose copies wait in the buffer."""
@@ -303,6 +442,18 @@ def _deviation(x):
     return torch.linalg.vector_norm(x - x.mean(-1, keepdim=True), dim=-1)
 
 
+def _first_tensor(out, depth=0):
+    """The first float tensor in `out`, looking into nested tuples and lists (a PackedSequence's data); or None."""
+    if isinstance(out, torch.Tensor):
+        return out if out.is_floating_point() else None
+    if isinstance(out, (tuple, list)) and depth < 3:
+        for item in out:
+            tensor = _first_tensor(item, depth + 1)
+            if tensor is not None:
+                return tensor
+    return None
+
+
 def _cpu(t):
     """Records live on the CPU, where nbdiag.stats (torch.histogram) can read them."""
     return None if t is None else t.cpu()
@@ -314,7 +465,9 @@ def watch(model, lr=None, layers=None, saturation=None, snapshots=None, max_snap
     lr: your learning rate, only so the advice can name a better one. layers: which layers' outputs to
     watch — a list of submodules or their names (as in model.named_modules()), or a module class such as
     nn.Linear; by default every activation (Tanh, ReLU, ...), or every Linear but the last if there are
-    none. saturation: count |output| > this as saturated in every watched layer, instead of the per-kind
+    none, or else every layer with a weight of its own (LSTM, Conv2d, ...) but the last. A layer's output
+    is a tensor, or the first tensor of a tuple (an LSTM's output sequence) or of a dict (see Recording).
+    saturation: count |output| > this as saturated in every watched layer, instead of the per-kind
     rules of nbdiag.stats.saturated (|t| > 0.97 for Tanh, t == 0 for ReLU, ...). snapshots: also keep the
     watched layers' and weights' histograms every N steps (or "log"), at most max_snapshots of them, for
     stats.activations_over_time(rec), stats.pictures_at(rec, step) and the dashboard's step slider; as the
@@ -325,6 +478,17 @@ def watch(model, lr=None, layers=None, saturation=None, snapshots=None, max_snap
     )
 
 
+def _weight_layers(indexed):
+    """The modules that hold a weight (a parameter of 2 or more dimensions) of their own: Conv2d, LSTM,
+    MultiheadAttention, Embedding, ...; not those inside another one (attention's out_proj never runs a forward)."""
+    chosen = []
+    for t in indexed:
+        if any(p.dim() >= 2 for p in t[2].parameters(recurse=False)):
+            if not any(t[1].startswith(f"{c[1]}.") or not c[1] for c in chosen):
+                chosen.append(t)
+    return chosen
+
+
 def _choose_layers(model, named, layers):
     """[(index, name, module)] of the layers to watch, in the model's order."""
     indexed = [(i, name, m) for i, (name, m) in enumerate(named)]
@@ -332,9 +496,12 @@ def _choose_layers(model, named, layers):
         chosen = [t for t in indexed if isinstance(t[2], ACTIVATIONS)]
         if not chosen:  # a network without activations: its Linear layers, the output layer aside, as the lesson
             chosen = [t for t in indexed if isinstance(t[2], nn.Linear)][:-1]
+        if not chosen:  # nor two Linear layers (an LSTM or a convolution and a Linear head): its weight layers
+            chosen = _weight_layers(indexed)
+            chosen = chosen[:-1] if len(chosen) > 1 else chosen  # the output layer aside, unless it is the only one
         if not chosen:
             raise ValueError(
-                "watch found no activation or Linear layer to watch; pass layers=[...] "
+                "watch found no activation, Linear or other weight layer to watch; pass layers=[...] "
                 "(submodules or names from model.named_modules())"
             )
         return chosen

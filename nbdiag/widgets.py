@@ -97,7 +97,8 @@ def _make_controls(names, config):
         controls[name] = _control(name, value)
         limits = Config.option(name).limits
         if limits and not limits[0] <= value <= limits[1]:
-            raise ConfigError(f"{name}={value!r} is outside its control's range, {limits[0]:g} to {limits[1]:g}")
+            low, high = map(format_number, limits)
+            raise ConfigError(f"{name}={value!r} is outside its control's range, {low} to {high}")
     return controls
 
 
@@ -120,7 +121,7 @@ def _describe(config):
 
 
 def _status_html(run):
-    color = "#b00020" if run.diverged_at is not None else "inherit"
+    color = "#b00020" if run.diverged_at is not None or run.diverging_from is not None else "inherit"
     settings = f"<br><small>{html.escape(_describe(run.config))}</small>" if run.config is not None else ""
     return f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b>{settings}</div>'
 
@@ -224,7 +225,8 @@ class Panel:
     snapshot steps moves every picture to that step, without re-running.
 
     Its public surface, what Dashboard and Comparison use: the widgets (session, controls, presets, status,
-    verdicts, errors, progress, tables, step, step_note, control_box), request() and refresh().
+    verdicts, errors, progress, tables, step, step_note, control_box), request() and refresh(), and `shown`: the
+    run on show, which is session.run unless showing that failed (the error then says so).
     """
 
     def __init__(self, session, controls, pictures, column=0, tables=True, step_slider=False):
@@ -261,6 +263,7 @@ class Panel:
         self.control_box = self._control_box()
         self._scheduled = False
         self._last_shown = -math.inf
+        self.shown = None  # the run the status, pictures, findings and tables show (session.run, unless that failed)
         self._show(session.run)
 
     def _control_box(self):
@@ -316,9 +319,12 @@ class Panel:
                 run = self.session.run_pending()
             if long and get_ipython() is not None:  # (elsewhere tqdm wrote to stderr, and this would print)
                 self.progress.clear_output()  # the finished bar's widget is closed: leave no trace of it
+        except Exception:
+            return self._show_error(f"the run failed; {self._still_shown()}")
+        try:
             self._show(run)
         except Exception:
-            self._show_error()
+            self._show_error(f"the run finished ({run.status}), but showing it failed; {self._still_shown()}")
 
     def _sync_step(self, run):
         """Offer the new run's snapshot steps (and its last step) on the step slider, set at the last one."""
@@ -343,7 +349,7 @@ class Panel:
         if self._syncing:
             return
         try:
-            run, at = self.session.run, self._at(self.session.run)
+            run, at = self.shown, self._at(self.shown)
             self.step_note.value = (
                 ""
                 if at is None
@@ -369,12 +375,25 @@ class Panel:
             picture.redraw()
 
     def _show(self, run):
+        """Show `run` everywhere, or, if any part of it fails, nowhere: the panel keeps showing self.shown."""
+        status, verdicts = _status_html(run), _verdicts_html(run)  # what can fail comes before any change
+        tables = _tables_html(run) if self.tables is not None else None
+        try:
+            self._draw_pictures(run)
+            self._redraw_pictures()
+        except Exception:
+            if self.shown is not None:  # put back what the pictures drawn or sent before the failure showed
+                try:
+                    self._draw_pictures(self.shown, self._at(self.shown))
+                    self._redraw_pictures()
+                except Exception:
+                    pass  # the error shows the first failure
+            raise
         self._sync_step(run)
-        self._draw_pictures(run)
-        self.status.value = _status_html(run)
-        self.verdicts.value = _verdicts_html(run)
+        self.status.value, self.verdicts.value = status, verdicts
         if self.tables is not None:
-            self.tables.value = _tables_html(run)
+            self.tables.value = tables
+        self.shown = run
         # quick runs follow a drag; long ones wait for the release (a recorded run has no controls, nor config)
         live = not self.controls or run.config.steps < PROGRESS_MIN_STEPS
         for name, control in self.controls.items():
@@ -382,12 +401,18 @@ class Panel:
                 control.continuous_update = live
         if self.errors.outputs:
             self.errors.outputs = ()
-        self._redraw_pictures()
         self._last_shown = time.monotonic()
 
-    def _show_error(self):
+    def _still_shown(self):
+        """Which run the panel still shows, after a change that failed."""
+        if self.shown is None:
+            return "nothing is shown yet"
+        return f"the status, pictures, findings and tables still show the run before it ({self.shown.status})"
+
+    def _show_error(self, what=None):
+        """The traceback of the exception being handled, after a line saying `what` went wrong, if given."""
         # append_stderr sets the Output's state, so it shows from any callback, unlike `with output:`
-        self.errors.append_stderr(traceback.format_exc())
+        self.errors.append_stderr((f"{what}\n" if what else "") + traceback.format_exc())
 
 
 def _rows(widgets, per_row=2):

@@ -1,13 +1,17 @@
 """Health verdicts on the lesson's runs and on watched torch.nn models, and the linear theory of the std per layer."""
 
 import math
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 import torch.nn as nn
 from torch_models import train_watched
 
-from nbdiag import health, stats
+from nbdiag import health, kernels, stats
 from nbdiag.health import Finding, diagnose, format_findings, healthy_bands
 from nbdiag.train import Config, train
 
@@ -125,6 +129,159 @@ def test_healthy_bands_cover_the_lessons_good_runs(batchnorm_run):
     last = batchnorm_run.update_ratios[-100:].mean(0)  # the lesson's well-tuned run sits inside the band
     assert all(ratio.low < last[p.index] < ratio.high for p in stats.weights(batchnorm_run))
     assert all(saturation.low <= a.saturated <= saturation.high for a in stats.activation_stats(batchnorm_run))
+
+
+# -- runs that go wrong: no crash, the right cause named, numbers a student can read
+
+
+@pytest.fixture(scope="module")
+def lr10_run(dataset):
+    """The dashboard's slider corner, lr 10 for 3000 steps: the loss is far above its start, the tanh layers are
+    saturated and the first ones receive a gradient of exactly 0."""
+    return train(Config(lr=10, steps=3000), dataset, progress=False)
+
+
+def test_a_layer_whose_gradient_is_exactly_zero_is_a_finding_not_a_crash(dataset):
+    run = train(Config(gain=1e30), dataset)  # every tanh output exactly +-1: no gradient passes a tanh layer
+    assert [g.std == 0 for g in stats.gradient_stats(run)] == [True] * 4 + [False]  # what used to divide by zero
+    dead = codes(diagnose(run), "vanishing_gradients")
+    assert [f.layer for f in dead] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7)] and all(f.value == 0 for f in dead)
+    assert "no gradient at all reaches this layer" in dead[0].message and "layer 9 (Tanh)" in dead[0].message
+
+
+def test_the_dashboards_corner_under_the_lessons_kernels_is_diagnosed():
+    """The tracker's repro, lr 10 for 3000 steps: under the kernels the lesson printed with (kernels.PINS) it
+    leaves a layer whose gradient is exactly 0 (other kernels leave 1e-10)."""
+    code = (
+        "from nbdiag import Config, health, train\n"
+        "run = train(Config(lr=10, steps=3000), progress=False)\n"
+        "print(health.format_findings(health.diagnose(run)))"
+    )
+    env = {**os.environ, **kernels.PINS}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("error   run: the loss rose above 3x")
+
+
+def test_a_watched_relu_model_with_a_dead_layer_is_diagnosed():
+    model = relu_net()
+    with torch.no_grad():
+        model[2].bias[:] = -100.0  # the second ReLU layer never switches on: nothing flows back through it
+    findings = diagnose(train_watched(model, 5, torch.optim.SGD, 0.1, lr=0.1))
+    [dead] = [f for f in codes(findings, "dead_units") if f.layer == "layer 3 (ReLU)"]
+    assert dead.value == 1.0
+    [none] = codes(findings, "vanishing_gradients")
+    assert none.layer == "layer 1 (ReLU)" and none.value == 0 and "no gradient at all" in none.message
+
+
+def test_a_loss_far_above_its_start_is_diverging_from_the_step_it_rose(lr10_run):
+    findings = diagnose(lr10_run)
+    assert findings[0].code == "diverging" and findings[0].severity == "error" and findings[0].value == 1
+    assert "step 1" in findings[0].message and "try lr 1 or smaller" in findings[0].message
+    assert lr10_run.diverging_from == 1 and lr10_run.status.startswith("diverging from step 1:")
+    assert "lr 10 is probably too large" in lr10_run.status
+
+
+def test_the_advice_for_what_overshooting_did_is_the_learning_rate(lr10_run):
+    findings = diagnose(lr10_run)
+    for f in codes(findings, "saturated") + codes(findings, "vanishing_gradients"):
+        assert "lower the learning rate" in f.message and "gain" not in f.message, f.message
+    # its tiny update:data comes from the saturated layers: never advise a larger learning rate here
+    assert not any("multiply the learning rate" in f.message for f in findings), format_findings(findings)
+
+
+@pytest.mark.parametrize(
+    "losses, start",
+    [
+        ([3.3, 67.0], 1),  # one update, and the loss 20x its start: diverging at once
+        ([3.3] * 100 + [20.0] * 10, 100),  # ten steps above 3x at the end: diverging from the first of them
+        ([3.3] * 100 + [20.0] * 9, None),  # nine: a spike, not yet a trend
+        ([3.3, 20.0, 3.0] + [20.0] * 20, 3),  # back under once: the stretch starts after that
+        ([3.3] + [9.8] * 50, None),  # below 3x its start: overshooting, not diverging
+        ([0.0] + [5.0] * 50, None),  # a loss that starts at 0 has no scale to rise above
+        ([-1.0] + [5.0] * 50, None),
+        ([3.3], None),
+        ([3.3] + [20.0] * 20 + [float("nan")], None),  # a non-finite loss is a divergence of its own (diverged_at)
+    ],
+)
+def test_diverging_from_is_the_start_of_a_final_stretch_far_above_the_first_loss(losses, start):
+    assert health.diverging_from(torch.tensor(losses)) == start
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(lr=1.0, steps=500),  # lesson 7: overshooting, its loss ends a little above its start
+        Config(lr=1.0, batchnorm=True, steps=1001),  # lesson 8: batchnorm takes lr 1 in its stride
+        Config(steps=1000),
+    ],
+    ids=["lr 1", "lr 1 batchnorm", "lr 0.1"],
+)
+def test_the_lessons_runs_at_large_learning_rates_are_trained_not_diverging(config, dataset):
+    run = train(config, dataset, progress=False)
+    assert run.diverging_from is None and run.status.startswith("trained"), run.status
+    assert not codes(diagnose(run), "diverging") and not codes(diagnose(run), "diverged")
+
+
+def test_weights_an_update_made_infinite_are_a_divergence_of_the_learning_rate(dataset):
+    run = train(Config(lr=1e308, steps=50), dataset)
+    assert run.diverged_at == 0 and run.steps_done == 1 and math.isfinite(run.losses[-1])
+    [finding] = codes(diagnose(run), "diverged")
+    assert finding.severity == "error" and finding.value == 0
+    assert "update at step 0 made the weights inf or nan" in finding.message and "lr 1e+307" in finding.message
+
+
+def test_a_non_finite_loss_before_any_update_is_blamed_on_the_gain(dataset):
+    run = train(Config(gain=1e200), dataset)
+    [finding] = codes(diagnose(run), "diverged")
+    assert "before any update" in finding.message and "gain (now 1e+200" in finding.message
+    assert "lower the learning rate" not in finding.message
+    assert "initial gain 1e+200 is probably too large" in run.status and "lr" not in run.status
+    off = train(Config(gain=1e200, fan_in_scaling=False), dataset)
+    assert "turn fan_in scaling back on" in codes(diagnose(off), "diverged")[0].message
+
+
+def test_a_non_finite_loss_after_updates_is_still_blamed_on_the_learning_rate(diverged):
+    [finding] = codes(diagnose(diverged), "diverged")
+    assert "lower the learning rate" in finding.message and "gain" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(gain=0.01, tanh=False, depth=10),  # gradients 1e18x smaller at the first layer
+        Config(gain=1e5, tanh=False, depth=10),  # outputs 1e30x larger
+        Config(gain=3, depth=50),  # gradients 3e6x larger
+        Config(depth=50, batchnorm=True),
+    ],
+    ids=["gain 0.01 linear", "gain 1e5 linear", "gain 3 depth 50", "depth 50 batchnorm"],
+)
+def test_factors_at_extreme_depth_and_gain_read_as_numbers(config, dataset):
+    text = format_findings(diagnose(train(config, dataset)))
+    assert "inf" not in text and "nan" not in text.replace("nan at step", "")
+    assert not re.search(r"\d{5,}x", text), text  # no 20-digit factors: from 1e4 on, 1e+18x
+    assert not re.search(r"(?<![\d.])0% of", text), text  # a tiny fraction reads as how many times smaller, not 0%
+
+
+def test_with_batchnorm_on_the_advice_is_not_to_add_it(dataset):
+    findings = diagnose(train(Config(depth=50, batchnorm=True), dataset))
+    assert codes(findings, "exploding_gradients")
+    for f in findings:
+        assert "add batchnorm" not in f.message and "batchnorm is already on" in f.message, f.message
+    without = diagnose(train(Config(depth=50), dataset))
+    assert any("add batchnorm" in f.message for f in without)
+
+
+def test_factors_are_short():
+    assert [health._times(x) for x in (3.33, 16.2, 2400.0, 3.2e7, 1e300)] == [
+        "3.3x",
+        "16x",
+        "2400x",
+        "3e+07x",
+        "1e+300x",
+    ]
+    assert health._times(math.inf) == "immeasurably many times"
+    assert [health._fraction(x) for x in (0.24, 0.001, 0.0)] == ["24% of", "1000x smaller than", "exactly 0 times"]
 
 
 # -- theory next to measurement: the linear prediction of the std per layer at initialization

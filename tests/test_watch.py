@@ -3,6 +3,7 @@
 import functools
 import importlib
 import math
+import types
 import warnings
 
 import pytest
@@ -312,3 +313,270 @@ def test_a_float64_model_is_recorded():
     assert rec.update_ratios.shape == (70, 8)
     assert torch.isfinite(rec.update_ratios).all()
     assert "update:data log10" in stats.tables(rec)
+
+
+def test_a_recording_of_zero_steps_prints_what_there_is():
+    from nbdiag.widgets import Dashboard
+
+    model = small_mlp()
+    with pytest.warns(UserWarning, match="recorded no step"), watch(model) as rec:
+        pass
+    text = stats.tables(rec)
+    assert "no step recorded" in text and "(no update was applied)" in text
+    assert diagnose(rec) == []
+    dashboard = Dashboard(run=rec)
+    try:
+        assert not dashboard.errors.outputs and "no step recorded" in dashboard.status.value
+    finally:
+        dashboard.close()
+
+
+def conv_net():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 4, 5)), nn.Conv2d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(60, 5)
+    )
+
+
+def test_conv_weights_are_weights_labelled_by_name_and_shape():
+    model = conv_net()
+    rec = train_watched(model, 4, lr=0.1, snapshots=2)
+    assert [(p.name, p.shape) for p in stats.weights(rec)] == [("1.weight", (3, 1, 3, 3)), ("4.weight", (5, 60))]
+    assert [s.shape for s in stats.weight_grad_stats(rec)] == [(3, 1, 3, 3), (5, 60)]
+    assert "(3, 1, 3, 3) | update:data log10" in stats.format_update_ratios(rec)
+    labels = ["1.weight (3, 1, 3, 3)", "4.weight (5, 60)"]
+    assert [h.label for h in stats.weight_grad_histograms(rec)] == labels
+    assert [h.label for h in stats.pictures_at(rec, 2).weight_gradients] == labels  # the snapshots' too
+    assert [h.label for h in stats.update_ratio_history(rec)] == ["param 1.weight", "param 4.weight"]
+    # health compares the last weight's update:data with the conv weight's
+    fields = ("config", "lr", "saturation", "losses", "layers", "watched", "params", "diverged_at", "status")
+    run = types.SimpleNamespace(**{f: getattr(rec, f) for f in fields})
+    run.update_ratios = rec.update_ratios + torch.tensor([0, 0, 3, 0])  # the head's weight moves 1000x faster
+    fast = [f for f in diagnose(run) if f.code == "last_layer_fast"]
+    assert [f.layer for f in fast] == ["weight 4.weight (5, 60)"]
+
+
+class Recurrent(nn.Module):
+    """An LSTM over a (batch, 4, 5) sequence and a Linear head on its last output: no activation module."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lstm = nn.LSTM(5, 6, batch_first=True)
+        self.head = nn.Linear(6, 5)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.view(-1, 4, 5))
+        return self.head(out[:, -1])
+
+
+def test_layers_that_return_a_tuple_record_its_first_tensor():
+    model = Recurrent()
+    assert watch(model).watched == (0,)  # the LSTM, not "no activation or Linear layer"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = train_watched(model, 2)
+    (layer,) = stats.watched_layers(rec)
+    assert layer.kind == "LSTM" and layer.out.shape == layer.grad.shape == (64, 4, 6)  # the output sequence
+    assert [s.kind for s in stats.gradient_stats(rec)] == ["LSTM"]
+    model = SelfAttention()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with watch(model) as rec:  # attention, not its out_proj: a Linear whose forward never runs
+            x = torch.randn(8, 3, 4)
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            rec.step(loss)
+    assert [(l.kind, l.out.shape) for l in rec.layers] == [("MultiheadAttention", (8, 3, 4))]
+    assert rec.layers[0].grad.shape == (8, 3, 4)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+class Returns(nn.Module):
+    def __init__(self, what):
+        super().__init__()
+        self.linear, self.what = nn.Linear(20, 20), what
+
+    def forward(self, x):
+        h = torch.tanh(self.linear(x))
+        return {"index": h.argmax(1), "h": h} if self.what == "dict" else None
+
+
+class Head(nn.Module):
+    def __init__(self, what):
+        super().__init__()
+        self.block, self.head = Returns(what), nn.Linear(20, 5)
+
+    def forward(self, x):
+        out = self.block(x)
+        return self.head(out["h"] if self.what == "dict" else x)
+
+    @property
+    def what(self):
+        return self.block.what
+
+
+def test_a_dict_output_names_its_key_and_an_unreadable_output_is_reported():
+    model = Head("dict")
+    with pytest.warns(UserWarning, match="layer 'block' \\(Returns\\) returns a dict; its records are of entry 'h'"):
+        rec = train_watched(model, 3, layers=["block"])
+    assert rec.layers[0].out.shape == rec.layers[0].grad.shape == (64, 20)
+    model = Head("none")
+    with pytest.warns(UserWarning, match="left 1 watched layer.*'block' \\(Returns\\): its output \\(NoneType\\)"):
+        train_watched(model, 3, layers=["block"])
+    # attention's out_proj is a Linear whose forward never runs: said once, not silently empty
+    model = nn.Sequential(nn.Linear(20, 4), nn.Unflatten(1, (1, 4)))
+    attention = nn.MultiheadAttention(4, 1, batch_first=True)
+    with pytest.warns(UserWarning, match="attn.out_proj.*ran no forward pass with gradients enabled") as caught:
+        opt = torch.optim.SGD([*model.parameters(), *attention.parameters()], lr=0.1)
+        both = nn.ModuleDict({"embed": model, "attn": attention})
+        with watch(both, layers=nn.Linear) as rec:
+            for x, y in batches(2):
+                h = model(x)
+                loss = F.cross_entropy(attention(h, h, h)[0][:, 0], y[:, None].squeeze(1) % 4)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                rec.step(loss)
+    assert len([w for w in caught if "nbdiag" in str(w.message)]) == 1
+    assert [l.name for l in rec.layers] == ["embed.0"]
+
+
+@pytest.mark.parametrize("when", ["before backward", "after the update"])
+def test_a_second_forward_pass_in_a_step_does_not_replace_the_training_pass(when):
+    model = small_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with watch(model) as rec:
+            for x, y in batches(3):
+                loss = F.cross_entropy(model(x), y)
+                if when == "before backward":
+                    model(torch.randn(10, 20))  # an evaluation batch, gradients on
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if when == "after the update":
+                    F.cross_entropy(model(torch.randn(10, 20)), y[:10])
+                rec.step(loss)
+    assert [l.out.shape for l in rec.layers] == [(64, 64)] * 3  # the training batch
+    assert all(l.grad is not None and l.grad.shape == (64, 64) for l in rec.layers)
+    assert len(stats.gradient_stats(rec)) == 3
+
+
+def test_gradient_accumulation_records_the_last_pass_with_its_gradient():
+    model = small_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        for x, y in batches(2):
+            opt.zero_grad()
+            for part in (slice(0, 40), slice(40, None)):
+                (F.cross_entropy(model(x[part]), y[part]) * 0.5).backward()
+            opt.step()
+            rec.step(F.cross_entropy(model(x), y).detach())
+    assert all(l.out.shape == l.grad.shape == (24, 64) for l in rec.layers)
+
+
+def test_a_loss_not_finite_at_step_0_is_not_blamed_on_the_updates():
+    model = small_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model, lr=0.1) as rec:
+        x, y = next(batches(1))
+        x[0, 0] = math.nan  # a NaN in the input
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    assert rec.diverged_at == 0
+    assert "before any update" in rec.status and "too large" not in rec.status
+    (finding,) = [f for f in diagnose(rec) if f.code == "diverged"]
+    assert "before any update" in finding.message and "overshoot" not in finding.message
+    assert "input" in finding.message
+
+
+def test_a_vector_loss_gets_a_one_line_error():
+    model = small_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        x, y = next(batches(1))
+        loss = F.cross_entropy(model(x), y, reduction="none")
+        loss.mean().backward()
+        opt.step()
+        with pytest.raises(ValueError, match=r"rec.step needs the scalar loss \(e.g. loss.mean\(\)\).*\(64,\)"):
+            rec.step(loss)
+        rec.step(loss.mean())
+    assert rec.steps_done == 1
+
+
+def test_a_module_used_twice_in_one_forward_pass_is_said_once():
+    torch.manual_seed(0)
+    act = nn.ReLU()
+    model = nn.Sequential(nn.Linear(20, 16), act, nn.Linear(16, 16), act, nn.Linear(16, 5))
+    with pytest.warns(UserWarning, match="layer '1' \\(ReLU\\) runs more than once for one loss") as caught:
+        rec = train_watched(model, 3)
+    assert len([w for w in caught if "nbdiag" in str(w.message)]) == 1
+    assert rec.watched == (1,) and rec.layers[0].grad is not None  # named_modules lists the shared ReLU once
+
+
+def test_a_loss_that_is_no_number_gets_a_type_error():
+    model = small_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        x, y = next(batches(1))
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        with pytest.raises(TypeError, match="rec.step needs the loss, a scalar tensor or a number, got dict"):
+            rec.step({"loss": loss})
+        rec.step(loss)
+    assert rec.steps_done == 1
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_update_ratios_follow_parameters_whose_data_is_replaced(transposed):
+    """update:data reads the parameters through views; a parameter given new data (p.data = ..., as
+    torch.nn.utils.vector_to_parameters does) or stored transposed is read afresh."""
+    model = small_mlp(width=8, depth=1)
+    if transposed:
+        model[0].weight = nn.Parameter(torch.randn(20, 8).t())  # not contiguous: no view of it
+    params = list(model.parameters())
+    expected = []
+    with watch(model) as rec:
+        for i, (x, y) in enumerate(batches(4)):
+            before = [p.detach().clone() for p in params]
+            loss = F.cross_entropy(model(x), y)
+            model.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                vector = torch.cat([p.reshape(-1) for p in params])
+                grads = torch.cat([p.grad.reshape(-1) for p in params])
+                if i % 2:
+                    torch.nn.utils.vector_to_parameters(vector - 0.1 * grads, params)  # new data
+                else:
+                    for p in params:
+                        p -= 0.1 * p.grad
+            rec.step(loss)
+            expected.append(
+                [((p.detach() - b).std() / p.detach().std()).log10().item() for p, b in zip(params, before)]
+            )
+    torch.testing.assert_close(rec.update_ratios, torch.tensor(expected), rtol=0, atol=1e-5)
+
+
+def test_a_watched_run_whose_loss_explodes_but_stays_finite_is_called_diverging():
+    rec = train_watched(small_mlp(), 40, torch.optim.Adam, 1.0, lr=1.0)
+    assert rec.diverged_at is None and rec.diverging_from == 1
+    assert rec.status.startswith("diverging from step 1") and "lr 1 is probably too large" in rec.status
+    assert any(f.code == "diverging" and f.severity == "error" for f in diagnose(rec))
+    calm = train_watched(small_mlp(), 40, torch.optim.Adam, 0.01, lr=0.01)
+    assert calm.diverging_from is None and calm.status.startswith("recorded 40 steps")
