@@ -62,6 +62,93 @@ ACTIVATIONS = (
 )
 
 
+class LayerTap:
+    """One watched layer: its forward hook keeps the output of each pass in a step, and `close_step` picks the one
+    the step records (the pass whose output received a gradient) with that gradient."""
+
+    def __init__(self, index, name, module):
+        self.index, self.name, self.module = index, name, module  # as in model.named_modules()
+        self.pending = None  # the output of the step's latest forward pass with gradients on
+        # (out, no gradient yet when the next pass began) of the step's earlier passes: an evaluation batch,
+        # gradient accumulation, a module used twice (all rare)
+        self.earlier = []
+        self.unread = None  # why its output could not be read (no tensor in it)
+        self.warned = set()  # warned about once: 'dict', 'no grad', 'reused'
+
+    def __str__(self):
+        return f"layer {self.name or self.index!r} ({type(self.module).__name__})"
+
+    def hook(self, module, inputs, out):
+        if not torch.is_grad_enabled():
+            return  # evaluation: not a training step
+        if not (isinstance(out, torch.Tensor) and out.is_floating_point()):
+            out = self._signal(out)  # a tuple, a dict, ...: the tensor that carries the signal, or None
+            if out is None:
+                return
+        if self.pending is not None:  # the layer ran before in this step
+            self.earlier.append((self.pending, self.pending.grad is None))
+            del self.earlier[:-MAX_PASSES]
+        self.pending = out
+        if out.requires_grad:
+            out.retain_grad()  # backward leaves d loss / d out in out.grad
+
+    def _signal(self, out):
+        """The tensor to record of an output that is not one float tensor: the first in a tuple (an LSTM's output
+        sequence, attention's output), the first entry of a dict (with a warning naming its key); else None."""
+        if isinstance(out, Mapping):
+            for key, value in out.items():
+                tensor = _first_tensor(value)
+                if tensor is not None:
+                    if "dict" not in self.warned:
+                        self.warned.add("dict")
+                        warnings.warn(
+                            f"nbdiag.watch: {self} returns a dict; its records are of entry "
+                            f"{key!r} (the first tensor in it); watch another layer with layers=[...] if that "
+                            "is not the one you want",
+                            stacklevel=3,
+                        )
+                    return tensor
+        else:
+            tensor = _first_tensor(out)
+            if tensor is not None:
+                return tensor
+        kind = "no float tensor" if isinstance(out, (Mapping, tuple, list, torch.Tensor)) else "no tensor"
+        self.unread = f"its output ({type(out).__name__}) holds {kind} to record"
+        return None
+
+    def close_step(self):
+        """(out, grad) of the pass the step records, or (None, None); the next step starts afresh."""
+        out, earlier = self.pending, self.earlier
+        self.pending, self.earlier = None, []
+        if not earlier or out is None:
+            return out, (None if out is None else out.grad)
+        passes = [*earlier, (out, False)]
+        # a pass with no gradient yet when the next began, both with one now: one backward reached both, so the
+        # module runs more than once for one loss (a module used twice), and only its last call is recorded
+        if "reused" not in self.warned and any(
+            fresh and a.grad is not None and b.grad is not None for (a, fresh), (b, _) in zip(passes, passes[1:])
+        ):
+            self.warned.add("reused")
+            warnings.warn(
+                f"nbdiag.watch: {self} runs more than once for one loss (a module used twice, or two "
+                "batches in one loss); its records are of its last call. Give each use its own module (e.g. a new "
+                "nn.ReLU() each time) to watch each",
+                stacklevel=4,
+            )
+        for candidate, _ in reversed(passes):
+            if candidate.grad is not None:
+                return candidate, candidate.grad
+        if out.requires_grad and "no grad" not in self.warned:
+            self.warned.add("no grad")
+            warnings.warn(
+                f"nbdiag.watch: {self} ran {len(earlier) + 1} forward passes in one step and none "
+                "received a gradient; its records are of the last pass, without gradient. Call rec.step(loss) "
+                "after loss.backward()",
+                stacklevel=4,
+            )
+        return out, None
+
+
 class Recording:
     """What `watch` records: a records.RunRecord, as a train.Run is, built by hooks and `step()`."""
 
@@ -81,20 +168,15 @@ class Recording:
         self.snapshots = None if snapshots is None else Snapshots(snapshots, max_snapshots, threshold=saturation)
         named = list(model.named_modules())
         named = named[1:] if len(named) > 1 else named  # the layers are the submodules; a bare layer is its own
-        self._watched_modules = _choose_layers(model, named, layers)  # [(index, name, module)]
-        self.watched = tuple(index for index, _, _ in self._watched_modules)
+        self._taps = [LayerTap(*chosen) for chosen in _choose_layers(model, named, layers)]
+        self.watched = tuple(tap.index for tap in self._taps)
         self._named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self._params = [p for _, p in self._named_params]
         if not self._params:
             raise ValueError("watch found no trainable parameter in the model (none has requires_grad=True)")
         self._handles = []
-        self._pending = [None] * len(self._watched_modules)  # each layer's output in the step's latest forward
-        # slot -> (out, no gradient yet when the next pass began) of the step's earlier forward passes of a layer
-        # that ran more than once: an evaluation batch, gradient accumulation, a module used twice (all rare)
-        self._earlier = {}
-        self._unread = {}  # slot -> why a layer's output could not be read (no tensor in it), warned once
-        self._warned = set()  # warned about once: ('dict', slot), 'missing', ('no grad', slot), ('reused', slot)
-        self._last = [(None, None)] * len(self._watched_modules)  # (out, grad) as the last step left them
+        self._warned_missing = False  # said once which watched layers a step left out
+        self._last = [(None, None)] * len(self._taps)  # each layer's (out, grad) as the last step left them
         self._grads = [None] * len(self._params)  # each parameter's gradient at the last step
         self._losses = []
         self._update_ratios = UpdateRatios(self._params)
@@ -108,8 +190,8 @@ class Recording:
             raise RuntimeError("a watch records one stretch of training; start a new nbdiag.watch(model) for another")
         self._update_ratios.start()
         try:
-            for slot, (_, _, module) in enumerate(self._watched_modules):
-                self._handles.append(module.register_forward_hook(self._forward_hook(slot)))
+            for tap in self._taps:
+                self._handles.append(tap.module.register_forward_hook(tap.hook))
         except BaseException:
             self._remove_hooks()
             raise
@@ -129,85 +211,6 @@ class Recording:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-
-    def _forward_hook(self, slot):
-        pending = self._pending
-
-        def hook(module, inputs, out):
-            if not torch.is_grad_enabled():
-                return  # evaluation: not a training step
-            if not (isinstance(out, torch.Tensor) and out.is_floating_point()):
-                out = self._signal(slot, out)  # a tuple, a dict, ...: the tensor that carries the signal, or None
-                if out is None:
-                    return
-            if pending[slot] is not None:  # the layer ran before in this step
-                earlier = self._earlier.setdefault(slot, [])
-                earlier.append((pending[slot], pending[slot].grad is None))
-                del earlier[:-MAX_PASSES]
-            pending[slot] = out
-            if out.requires_grad:
-                out.retain_grad()  # backward leaves d loss / d out in out.grad
-
-        return hook
-
-    def _signal(self, slot, out):
-        """The tensor to record of an output that is not one float tensor: the first in a tuple (an LSTM's output
-        sequence, attention's output), the first entry of a dict (with a warning naming its key); else None."""
-        if isinstance(out, Mapping):
-            for key, value in out.items():
-                tensor = _first_tensor(value)
-                if tensor is not None:
-                    if ("dict", slot) not in self._warned:
-                        self._warned.add(("dict", slot))
-                        warnings.warn(
-                            f"nbdiag.watch: {self._describe(slot)} returns a dict; its records are of entry "
-                            f"{key!r} (the first tensor in it); watch another layer with layers=[...] if that "
-                            "is not the one you want",
-                            stacklevel=3,
-                        )
-                    return tensor
-        else:
-            tensor = _first_tensor(out)
-            if tensor is not None:
-                return tensor
-        kind = "no float tensor" if isinstance(out, (Mapping, tuple, list, torch.Tensor)) else "no tensor"
-        self._unread[slot] = f"its output ({type(out).__name__}) holds {kind} to record"
-        return None
-
-    def _describe(self, slot):
-        index, name, module = self._watched_modules[slot]
-        return f"layer {name or index!r} ({type(module).__name__})"
-
-    def _recorded_pass(self, slot, out):
-        """(out, grad) of the layer's pass the step records: of several, the last whose output received a gradient."""
-        earlier = self._earlier.pop(slot, None)
-        if not earlier or out is None:
-            return out, (None if out is None else out.grad)
-        passes = [*earlier, (out, False)]
-        # a pass with no gradient yet when the next began, both with one now: one backward reached both, so the
-        # module runs more than once for one loss (a module used twice), and only its last call is recorded
-        if ("reused", slot) not in self._warned and any(
-            fresh and a.grad is not None and b.grad is not None for (a, fresh), (b, _) in zip(passes, passes[1:])
-        ):
-            self._warned.add(("reused", slot))
-            warnings.warn(
-                f"nbdiag.watch: {self._describe(slot)} runs more than once for one loss (a module used twice, or two "
-                "batches in one loss); its records are of its last call. Give each use its own module (e.g. a new "
-                "nn.ReLU() each time) to watch each",
-                stacklevel=3,
-            )
-        for candidate, _ in reversed(passes):
-            if candidate.grad is not None:
-                return candidate, candidate.grad
-        if out.requires_grad and ("no grad", slot) not in self._warned:
-            self._warned.add(("no grad", slot))
-            warnings.warn(
-                f"nbdiag.watch: {self._describe(slot)} ran {len(earlier) + 1} forward passes in one step and none "
-                "received a gradient; its records are of the last pass, without gradient. Call rec.step(loss) "
-                "after loss.backward()",
-                stacklevel=3,
-            )
-        return out, None
 
     def step(self, loss):
         """Close one training step: call after optimizer.step() (or your own update), with that step's loss."""
@@ -231,21 +234,16 @@ class Recording:
         value = loss.item() if isinstance(loss, torch.Tensor) else float(loss)
         i = len(self._losses)
         self._losses.append(value)
-        pending = self._pending
-        if self._earlier:  # a layer ran more than once in this step
-            self._last = [self._recorded_pass(slot, out) for slot, out in enumerate(pending)]
-        else:
-            self._last = [(out, None if out is None else out.grad) for out in pending]
-        pending[:] = [None] * len(pending)
+        self._last = [tap.close_step() for tap in self._taps]
         self._grads = grads
-        if "missing" not in self._warned and any(out is None for out, _ in self._last):
+        if not self._warned_missing and any(out is None for out, _ in self._last):
             self._warn_missing()
         if self.snapshots is not None and self.snapshots.due(i):
             self.snapshots.add(
                 i,
                 [
-                    LayerRecord(index, type(module).__name__, out, grad, name)
-                    for (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
+                    LayerRecord(tap.index, type(tap.module).__name__, out, grad, tap.name)
+                    for tap, (out, grad) in zip(self._taps, self._last)
                     if out is not None
                 ],
                 [
@@ -265,12 +263,12 @@ class Recording:
 
     def _warn_missing(self):
         """Say once which watched layers a step left without records, and why."""
-        self._warned.add("missing")
+        self._warned_missing = True
         why = {}  # reason -> the layers it keeps out
-        for slot, (out, _) in enumerate(self._last):
+        for tap, (out, _) in zip(self._taps, self._last):
             if out is None:
-                reason = self._unread.get(slot, "it ran no forward pass with gradients enabled in this step")
-                why.setdefault(reason, []).append(self._describe(slot))
+                reason = tap.unread or "it ran no forward pass with gradients enabled in this step"
+                why.setdefault(reason, []).append(str(tap))
         warnings.warn(
             f"nbdiag.watch left {sum(map(len, why.values()))} watched layer(s) out of the records at step "
             f"{len(self._losses) - 1}: "
@@ -294,8 +292,8 @@ class Recording:
     def layers(self):
         """A LayerRecord per watched layer, with output and output gradient at the last step."""
         return [
-            LayerRecord(index, type(module).__name__, out.detach().cpu(), _cpu(grad), name)
-            for (index, name, module), (out, grad) in zip(self._watched_modules, self._last)
+            LayerRecord(tap.index, type(tap.module).__name__, out.detach().cpu(), _cpu(grad), tap.name)
+            for tap, (out, grad) in zip(self._taps, self._last)
             if out is not None
         ]
 
