@@ -107,12 +107,16 @@ def test_ctrl_c_stops_the_command_line_with_a_line_not_a_traceback():
         [sys.executable, "-m", "nbdiag", "tables", "--steps", "100000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
-        time.sleep(4)  # importing torch, loading the data set, then training
+        seen = b""
+        deadline = time.monotonic() + 120
+        while b"training" not in seen and time.monotonic() < deadline:  # the progress bar: training has begun
+            seen += process.stderr.read1(4096)
+        assert b"training" in seen, seen
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        _, rest = process.communicate(timeout=60)
     finally:
         process.kill()
+    stderr = (seen + rest).decode()
     assert process.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr
