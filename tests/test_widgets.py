@@ -644,3 +644,9 @@ def test_the_saturation_over_time_view_follows_the_step_slider(dataset):
     d.close()
     with pytest.raises(ConfigError, match="views: saturation_over_time .* snapshots=N"):
         Dashboard(dataset=dataset, views=["saturation_over_time"])
+
+
+def test_a_seed_beyond_the_browsers_range_is_refused_with_the_range_in_whole_numbers(dataset):
+    with pytest.raises(ConfigError, match=r"seed=2\*\*60|seed=1152921504606846976") as error:
+        Dashboard(dataset=dataset, seed=2**60)
+    assert "0 to 9007199254740991" in str(error.value) and "e+" not in str(error.value)
