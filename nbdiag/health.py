@@ -112,6 +112,14 @@ def diverging_from(losses):
     return start
 
 
+def diverging_status(losses, start, lr):
+    """The status line of a run diverging from step `start` (diverging_from); `lr` names the learning rate."""
+    return (
+        f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
+        f"({losses[0].item():.4f}) from there on, final loss {losses[-1].item():.4f} ({lr} is probably too large)"
+    )
+
+
 def _lr_advice(run):
     lr = run.lr
     return (
@@ -261,30 +269,16 @@ def _gradients(run, overshot=False):
     for layer in layers[:-1]:
         ratio = _std(layer.grad) / ref if ref > 0 else math.nan
         label, where = stats.layer_label(layer), stats.layer_label(nearest)
-        if ratio == 0:  # not one example's gradient reaches it (a dead or fully saturated layer in between)
-            findings.append(
-                Finding(
-                    label,
-                    "vanishing_gradients",
-                    "warning",
-                    ratio,
-                    f"no gradient at all reaches this layer (it is exactly 0), while {where}, nearest the loss, "
-                    f"gets one: a layer in between passes none back, so this one and those before it cannot "
-                    f"learn; " + _more(run, overshot, "raise the initial gain", _DEEP),
-                )
+        if ratio < 1 / GRADIENT_RATIO:
+            what = (
+                f"no gradient at all reaches this layer (it is exactly 0), while {where}, nearest the loss, gets one: "
+                f"a layer in between passes none back, so this one and those before it cannot learn"
+                if ratio == 0  # not one example's gradient reaches it (a dead or fully saturated layer in between)
+                else f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the loss: gradients "
+                f"fade on their way back, so the early layers learn slowly"
             )
-        elif ratio < 1 / GRADIENT_RATIO:
-            findings.append(
-                Finding(
-                    label,
-                    "vanishing_gradients",
-                    "warning",
-                    ratio,
-                    f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the "
-                    f"loss: gradients fade on their way back, so the early layers learn slowly; "
-                    + _more(run, overshot, "raise the initial gain", _DEEP),
-                )
-            )
+            message = f"{what}; " + _more(run, overshot, "raise the initial gain", _DEEP)
+            findings.append(Finding(label, "vanishing_gradients", "warning", ratio, message))
         elif ratio > GRADIENT_RATIO:
             findings.append(
                 Finding(

@@ -262,12 +262,9 @@ class Run:
             start = self.diverging_from
             if start is None:
                 return f"trained {self.steps_done} steps, final loss {loss:.4f}"
-            from .health import DIVERGING_FACTOR
+            from .health import diverging_status
 
-            return (
-                f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
-                f"({self.losses[0].item():.4f}) from there on, final loss {loss:.4f} ({lr} is probably too large)"
-            )
+            return diverging_status(self.losses, start, lr)
         if math.isfinite(loss):  # the loss was finite; the update after it was not
             what = f"its update made the weights inf or nan ({lr} is probably too large)"
         elif self.diverged_at == 0:  # before any update: the learning rate played no part

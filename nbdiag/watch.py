@@ -34,7 +34,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .health import DIVERGING_FACTOR, diverging_from
+from .health import diverging_from, diverging_status
 from .records import LayerRecord, ParamRecord
 from .snapshots import MAX_SNAPSHOTS, Snapshots
 
@@ -328,10 +328,8 @@ class Recording:
             start = self.diverging_from
             if start is None:
                 return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
-            lr = f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
-            return (
-                f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
-                f"({self._losses[0]:.4f}) from there on, final loss {loss:.4f} ({lr} is probably too large)"
+            return diverging_status(
+                self.losses, start, f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
             )
         if self.diverged_at == 0:
             return (
