@@ -112,6 +112,11 @@ def diverging_from(losses):
     return start
 
 
+def finished_status(verb, steps, loss):
+    """The status line of a run that ended well: "trained 1 step, final loss 3.2946"."""
+    return f"{verb} {steps} step{'' if steps == 1 else 's'}, final loss {loss:.4f}"
+
+
 def diverging_status(losses, start, lr):
     """The status line of a run diverging from step `start` (diverging_from); `lr` names the learning rate."""
     return (

@@ -8,11 +8,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 GUIDE_LOG10_RATIO = -3  # update:data of about 1e-3 is the lecture's rule of thumb
+WIDTH = 9  # inches of a new figure: a notebook column at 100 dpi (the lecture's 20 is wider than any page)
 
 
 def _axes(ax):
     if ax is None:
-        _, ax = plt.subplots(figsize=(20, 4))
+        _, ax = plt.subplots(figsize=(WIDTH, 4), layout="constrained")
     return ax
 
 
@@ -185,7 +186,7 @@ def plot_layer_stats_over_time(records, ax=None, step=None):
     steps, on three axes (pass a sequence of three as ax, or get a new figure); the saturation's healthy band
     is shaded, `step` marked. Returns the three axes."""
     if ax is None:
-        _, ax = plt.subplots(1, 3, figsize=(15, 3.5))
+        _, ax = plt.subplots(1, 3, figsize=(WIDTH, 3.2), layout="constrained")
     if len(ax) != 3:
         raise ValueError(f"ax must be three axes (mean, std, saturation), got {len(ax)}")
     for a, what in zip(ax, ("mean", "std", "saturated")):
@@ -199,7 +200,7 @@ def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
     watched layer the std the linear fan_in/gain arithmetic predicts (dashed) over the measured one (solid),
     forward on the first axes and backward on the second, log y. Returns the two axes."""
     if ax is None:
-        _, ax = plt.subplots(1, 2, figsize=(12, 3.5))
+        _, ax = plt.subplots(1, 2, figsize=(WIDTH, 3.5), layout="constrained")
     if len(ax) != 2:
         raise ValueError(f"ax must be two axes (activations, gradients), got {len(ax)}")
     for a, measured, field, title in (

@@ -261,7 +261,9 @@ class Run:
         if self.diverged_at is None:
             start = self.diverging_from
             if start is None:
-                return f"trained {self.steps_done} steps, final loss {loss:.4f}"
+                from .health import finished_status
+
+                return finished_status("trained", self.steps_done, loss)
             from .health import diverging_status
 
             return diverging_status(self.losses, start, lr)

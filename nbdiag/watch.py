@@ -34,7 +34,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .health import diverging_from, diverging_status
+from .health import diverging_from, diverging_status, finished_status
 from .records import LayerRecord, ParamRecord
 from .snapshots import MAX_SNAPSHOTS, Snapshots
 
@@ -327,7 +327,7 @@ class Recording:
         if self.diverged_at is None:
             start = self.diverging_from
             if start is None:
-                return f"recorded {self.steps_done} steps, final loss {loss:.4f}"
+                return finished_status("recorded", self.steps_done, loss)
             return diverging_status(
                 self.losses, start, f"lr {self.lr:g}" if self.lr is not None else "the learning rate"
             )

@@ -10,6 +10,7 @@ burst of changes (a slider drag) costs one run, of the latest values.
 """
 
 import asyncio
+import base64
 import functools
 import html
 import math
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import ipywidgets as W
 from IPython import get_ipython
 
-from . import health, plots, stats
+from . import health, plots, stats, still
 from .picture import Picture
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
@@ -424,8 +425,33 @@ def _of_panel(name, doc):
     return property(lambda dashboard: getattr(dashboard._panel, name), doc=doc)
 
 
+def _still_column(panel):
+    """What a panel shows, as a still's column (nbdiag.still.Column)."""
+    run = panel.shown
+    return still.Column(
+        run=run,
+        status=run.status,
+        settings=_describe(run.config) if run.config is not None else "",
+        findings=health.format_findings(health.diagnose(run)),
+        tables=stats.tables(run) if panel.tables is not None else "",
+    )
+
+
 class _Pictures(W.VBox):
-    """A dashboard's or a comparison's column of widgets around its pictures (self._pictures: view -> Picture)."""
+    """A dashboard's or a comparison's column of widgets around its pictures (self._pictures: view -> Picture),
+    and their panels (self._panels)."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and for pages that cannot run it a still PNG of what it shows and its text."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        columns = [_still_column(panel) for panel in self._panels if panel.shown is not None]
+        if bundle is None or len(columns) < len(self._panels):  # nothing shown yet: the widget alone
+            return bundle
+        views = {name: ALL_VIEWS[name] for name in self._pictures}
+        bundle["image/png"] = base64.b64encode(still.png(views, columns)).decode("ascii")
+        texts = ["\n".join(filter(None, [c.status, c.settings, c.findings, c.tables])) for c in columns]
+        bundle["text/plain"] = "\n\n".join(texts)
+        return bundle
 
     @property
     def figures(self):
@@ -495,6 +521,7 @@ class Dashboard(_Pictures):
             tables=tables,
             step_slider=snapshots is not None or bool(stats.snapshot_steps(session.run)),
         )
+        self._panels = [p]
         parts = [
             p.control_box,
             p.status,
@@ -529,6 +556,7 @@ class Comparison(_Pictures):
             Panel(session, w, list(self._pictures.values()), column, tables)
             for column, (session, w) in enumerate(zip(sessions, widgets))
         )
+        self._panels = [self.left, self.right]
         if self.seed is not None:
             self.seed.observe(self._seed_changed, names="value")
         half = W.Layout(width="50%")

@@ -111,7 +111,7 @@ def test_a_failed_redraw_leaves_the_whole_panel_on_the_run_before(dataset, monke
     monkeypatch.setattr(nbdiag.widgets.health, "diagnose", failing)
     d.controls["gain"].value = 3.0
     (output,) = d.errors.outputs
-    assert output["text"].startswith("the run finished (trained 1 steps, final loss")
+    assert output["text"].startswith("the run finished (trained 1 step, final loss")
     still = "but showing it failed; the status, pictures, findings and tables still show the run before it"
     assert still in output["text"]
     assert "ZeroDivisionError" in output["text"]

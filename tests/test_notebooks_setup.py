@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 from build_notebooks import FORMAT, SOURCES, cell_ids, make_notebook, read_lesson  # noqa: E402
 
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+from build_notebooks import WIDGET_VIEW  # noqa: E402
+
 TABLE_LINE = "layer 1 (      Tanh): mean -0.02, std 0.75, saturated: 20.25%"  # lesson 1's first row, as stored
 
 
@@ -142,7 +143,9 @@ def test_notebook_is_built_from_its_source_and_stored_executed(path):
     expected = read_lesson(path.stem)  # and the build tool's ids and metadata, all of them
     assert [(c.id, c.metadata) for c in nb.cells] == [(c.id, c.metadata) for c in expected.cells], rebuild
     assert all(c.execution_count is not None for c in code_cells(nb)), "stored without running every cell"
-    assert "widget-state+json" in str(nb.metadata.get("widgets", {})), "stored without its widget state"
+    assert "widgets" not in nb.metadata, "stored with widget state: build it with tools/build_notebooks.py"
+    views = [o for c in code_cells(nb) for o in c.outputs if WIDGET_VIEW in o.get("data", {})]
+    assert not views, f"{len(views)} widget outputs stored as widgets, which no page shows before a kernel runs"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -167,7 +170,8 @@ def test_a_cell_inserted_at_the_start_of_a_lesson_changes_no_other_id():
 def test_notebook_follows_the_lesson_rules(path):
     nb = nbformat.read(path, as_version=4)
     cells = code_cells(nb)
-    assert cells[0].source.startswith("%matplotlib widget"), "the lessons use the ipympl backend"
+    assert "\nlive_figures()" in cells[0].source, "the first cell chooses live figures or still pictures"
+    assert not any("%matplotlib" in c.source for c in cells), "live_figures() chooses the backend, never a magic"
     for cell in cells:
         imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", cell.source, re.M)
         # lesson 10 builds the student's own torch.nn model, so it may import torch as well

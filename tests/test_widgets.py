@@ -314,7 +314,7 @@ def test_the_histograms_are_computed_on_one_torch_thread_like_training(dataset, 
 
 def test_the_status_line_says_when_a_run_diverged(dataset):
     d = Dashboard(dataset=dataset)
-    assert "trained 1 steps" in page_text(d.status) and "gain 5/3" in page_text(d.status)
+    assert "trained 1 step," in page_text(d.status) and "gain 5/3" in page_text(d.status)
     for name, value in [("tanh", False), ("lr", 10.0), ("steps", 10)]:
         d.controls[name].value = value
     assert "diverged at step" in page_text(d.status) and "#b00020" in d.status.value

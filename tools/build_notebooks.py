@@ -18,11 +18,13 @@ the second and later cells with the same source get `-2`, `-3`... Run from anywh
     NBDIAG_DATA_DIR=/path/to/folder/with/names.txt python tools/build_notebooks.py [NAME ...]
 
 With no NAME every lesson is rebuilt. The notebooks land in notebooks/, executed by nbclient in a kernel
-whose working directory is notebooks/ (as nbval's is), with the widget state stored so that JupyterLab
-shows the pictures before anything runs. Edit the sources, never the .ipynb files.
+whose working directory is notebooks/ (as nbval's is). Each widget output is stored as its still picture
+(static_outputs), so every page shows the lessons' pictures before anything runs; running a cell brings its
+live widget. Edit the sources, never the .ipynb files.
 """
 
 import argparse
+import base64
 import hashlib
 import os
 import sys
@@ -31,6 +33,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+from nbdiag.still import palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "tools" / "lessons"
@@ -108,44 +112,36 @@ class _Client(NotebookClient):
             self.closed_widgets.add(msg["content"]["comm_id"])
 
 
-def _references(value):
-    """Model ids a widget's state points at ('IPY_MODEL_<id>' strings, in lists and dicts too)."""
-    if isinstance(value, str):
-        return [value[len("IPY_MODEL_") :]] if value.startswith("IPY_MODEL_") else []
-    if isinstance(value, (list, tuple)):
-        return [ref for item in value for ref in _references(item)]
-    if isinstance(value, dict):
-        return [ref for item in value.values() for ref in _references(item)]
-    return []
+def static_outputs(nb, closed):
+    """Every widget output as the still it carries, so that any page shows it before a kernel runs.
 
-
-def drop_closed_widgets(nb, closed):
-    """Remove outputs of widgets closed during the run (a finished progress bar), and state nothing shows.
-
-    JupyterLab removes a closed widget's output; stored, it would show a stale "0%" bar. The widget
-    state keeps the models that the remaining outputs show, their parts, and links between them.
+    A stored widget view shows nothing without its kernel: JupyterLab draws ipympl's figures blank and, when the
+    widget state is not stored, says "model not found"; untrusted, it prints the widget's repr; nbconvert and
+    GitHub show nothing. Each of the lessons' widgets also offers a still PNG (an ipympl figure its image, a
+    dashboard nbdiag.still's), which every page shows; running the cell brings the live widget back. Outputs
+    of widgets closed during the run (a finished progress bar) go, as JupyterLab removes them.
     """
-    widgets = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    state = widgets.get("state", {})
-
-    def shown(output):
-        view = output.get("data", {}).get(WIDGET_VIEW)
-        return view is None or (view["model_id"] in state and view["model_id"] not in closed)
-
-    roots = []
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if shown(o)]
-            roots += [o["data"][WIDGET_VIEW]["model_id"] for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
-    keep, todo = set(), roots
-    while todo:
-        model_id = todo.pop()
-        if model_id in state and model_id not in keep:
-            keep.add(model_id)
-            todo += _references(state[model_id]["state"])
-    keep |= {m for m, model in state.items() if m not in closed and keep & set(_references(model["state"]))}
-    if state:
-        widgets["state"] = {m: model for m, model in state.items() if m in keep}
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                kept.append(output)
+                continue
+            if data[WIDGET_VIEW]["model_id"] in closed:
+                continue
+            if "image/png" not in data:
+                raise ValueError(f"cell {cell.id}: a widget output without a still image/png: {data.get('text/plain')}")
+            del data[WIDGET_VIEW]
+            if data.get("text/plain", "").startswith("Canvas("):
+                # ipympl's figure: its text/plain is the widget's repr and its text/html the same image again
+                output.data = data = nbformat.from_dict({"image/png": data["image/png"]})
+            png = base64.b64decode(data["image/png"])
+            data["image/png"] = base64.b64encode(palette_png(png)).decode("ascii")
+            kept.append(output)
+        cell.outputs = kept
 
 
 def build(name):
@@ -155,12 +151,12 @@ def build(name):
         nb,
         timeout=600,
         kernel_name="python3",
-        store_widget_state=True,
+        store_widget_state=False,
         record_timing=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     client.execute()
-    drop_closed_widgets(nb, client.closed_widgets)
+    static_outputs(nb, client.closed_widgets)
     for cell in nb.cells:  # nbclient leaves an empty execution record on each cell
         cell.metadata.pop("execution", None)
     path = NOTEBOOKS / f"{name}.ipynb"

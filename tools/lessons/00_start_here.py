@@ -51,9 +51,10 @@
 # Run the cell below: it loads the tools and the data set used by every lesson.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, train
+from nbdiag import Config, live_figures, load_dataset, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()  # the names data set, read once and shared by the runs below
 

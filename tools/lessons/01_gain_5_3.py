@@ -7,9 +7,10 @@
 # its weights scaled by √fan_in and a gain of **5/3**, looked at right after its first training step.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=5/3), data)  # one step of SGD, the lesson's seed
@@ -22,7 +23,6 @@ run = train(Config(gain=5/3), data)  # one step of SGD, the lesson's seed
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)  # the lesson's 20 × 4 inches is wider than a notebook page
 
 # %% [markdown]
 # **Predict, then reveal.** Look at the two ends of the curves, near −1 and +1. Which layer has the
@@ -57,7 +57,6 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Gradients flow backwards, from layer 9 down to layer 1. Do they get

@@ -7,9 +7,10 @@
 # 1/√fan_in and nothing else, a gain of **1**.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Comparison
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=1), data)
@@ -20,7 +21,6 @@ run = train(Config(gain=1), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** With gain 5/3 the std settled near 0.66 from layer 3 on. Here the curves
@@ -46,7 +46,6 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** The backward pass multiplies by the same weights and by tanh's slope.

@@ -6,9 +6,10 @@
 # Gain 1 was too little. What about too much? Same network and seed, with a gain of **3**.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=3), data)
@@ -19,7 +20,6 @@ run = train(Config(gain=3), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** The curves now look like a "U": low in the middle, tall spikes at both
@@ -47,7 +47,6 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Going backwards, each layer's gradient is multiplied by weights three

@@ -6,9 +6,10 @@
 # The last of the gain lessons: far too little, a gain of **0.5**.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Comparison
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=0.5), data)
@@ -19,7 +20,6 @@ run = train(Config(gain=0.5), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Near zero, tanh is almost a straight line of slope 1, so a small input
@@ -46,7 +46,6 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** The backward pass goes through the same weights, scaled by 0.5, and through

@@ -8,9 +8,10 @@
 # pictures and tables now show the output of each hidden **Linear** layer (layers 0 to 4).
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=5/3, tanh=False), data)
@@ -21,7 +22,6 @@ run = train(Config(gain=5/3, tanh=False), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** The input to the first layer, the embedded characters, has a std of about 1.
@@ -47,7 +47,6 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** On the way back the gradient is multiplied by the transposed weights, the

@@ -14,9 +14,10 @@
 # The network is lesson 1's, gain 5/3, after its first step.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 run = train(Config(gain=5/3), data)
@@ -24,7 +25,6 @@ run = train(Config(gain=5/3), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_weight_gradients(stats.weight_grad_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # The labels give each parameter's position in the parameter list and its shape: 0 is C (27 × 10),
@@ -66,7 +66,6 @@ trained = train(Config(gain=5/3, steps=1001), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_weight_gradients(stats.weight_grad_histograms(trained))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Will the output layer's ratio have gone up or down? And the others?

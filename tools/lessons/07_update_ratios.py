@@ -16,9 +16,10 @@
 # Lesson 1's network (gain 5/3, learning rate 0.1), trained for 1000 steps, a few seconds:
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 
@@ -29,7 +30,6 @@ run = train(Config(steps=1000), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # One line per weight matrix: param 0 is the embedding C, params 1 to 9 the hidden Linear weights,
@@ -76,7 +76,6 @@ slow = train(Config(steps=1000, lr=0.001), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(slow))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** A hundred times smaller steps: how far down do the lines move? And the loss?
@@ -110,7 +109,6 @@ raw = train(Config(steps=1000, fan_in_scaling=False), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(raw))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** A Linear layer with 100 inputs now produces outputs about √100 = 10 times

@@ -17,9 +17,10 @@
 # train it for 1001 steps (a few seconds) and draw all four pictures.
 
 # %%
-# %matplotlib widget
-from nbdiag import Config, load_dataset, plots, stats, train
+from nbdiag import Config, live_figures, load_dataset, plots, stats, train
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 
@@ -30,22 +31,18 @@ run = train(Config(batchnorm=True, steps=1001), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_weight_gradients(stats.weight_grad_histograms(run))
-ax.figure.set_size_inches(9, 4)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(run))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Every tanh now gets inputs of std 1. Will its outputs be more or less
@@ -103,12 +100,10 @@ small = train(Config(batchnorm=True, gain=0.2, steps=1001), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(small))
-ax.figure.set_size_inches(9, 4)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(small))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** The activation picture looks just like the one above. But the update:data
@@ -156,7 +151,6 @@ fast = train(Config(batchnorm=True, lr=1.0, steps=1001), data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(fast))
-ax.figure.set_size_inches(9, 4)
 
 # %% [markdown]
 # **Predict, then reveal.** Ten times larger steps. Will every line move up by exactly 1 on the log

@@ -19,9 +19,10 @@
 # | **pictures at step** | moves the pictures to a snapshot of an earlier step (the tables stay at the last) | 10 |
 
 # %%
-# %matplotlib widget
-from nbdiag import load_dataset
+from nbdiag import live_figures, load_dataset
 from nbdiag.widgets import Comparison, Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
 

@@ -12,12 +12,13 @@
 # Here the student's model is the lesson's MLP with **ReLU** instead of tanh, trained with **Adam**.
 
 # %%
-# %matplotlib widget
 import torch
 from torch import nn
 
-from nbdiag import Config, health, load_dataset, plots, stats, train, watch
+from nbdiag import Config, health, live_figures, load_dataset, plots, stats, train, watch
 from nbdiag.widgets import Dashboard
+
+live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 torch.set_num_threads(1)  # one thread: the same numbers on every machine, and faster for a model this small
 data = load_dataset()
@@ -73,17 +74,14 @@ print(rec.status)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activations(stats.activation_histograms(rec))
-ax.figure.set_size_inches(9, 3)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_gradients(stats.gradient_histograms(rec))
-ax.figure.set_size_inches(9, 3)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_weight_gradients(stats.weight_grad_histograms(rec))
-ax.figure.set_size_inches(9, 3)
 
 # %% [markdown]
 # The update:data picture measures what Adam *really* did to each weight (the change from one step to
@@ -93,7 +91,6 @@ ax.figure.set_size_inches(9, 3)
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_update_ratios(stats.update_ratio_history(rec))
 plots.shade_healthy_bands(ax, "update_ratio")
-ax.figure.set_size_inches(9, 3)
 
 # %% [markdown]
 # **Predict, then reveal.** Adam scales every step to about the learning rate, whatever the gradient.
@@ -209,7 +206,6 @@ over_time = stats.activations_over_time(run)
 # %%
 # NBVAL_IGNORE_OUTPUT
 ax = plots.plot_activation_over_time(over_time, 1)
-ax.figure.set_size_inches(9, 3)
 
 # %% [markdown]
 # Step on x, output value on y, and the colour says how many outputs had that value (log10 density; yellow
@@ -219,7 +215,6 @@ ax.figure.set_size_inches(9, 3)
 # %%
 # NBVAL_IGNORE_OUTPUT
 axes = plots.plot_layer_stats_over_time(over_time)
-axes[0].figure.set_size_inches(12, 3)
 
 # %% [markdown]
 # **Predict, then reveal.** Layer 1 starts at 20% saturated. Does training make it better or worse over
@@ -251,7 +246,6 @@ assert 19 < over_time[0].saturated[-1] < 21 and all(9 < r.saturated[-1] < 11 for
 first = train(Config(), data)
 predicted = stats.predicted_std(first.config, data.vocab_size)
 axes = plots.plot_predicted_std(predicted, stats.activation_stats(first), stats.gradient_stats(first))
-axes[0].figure.set_size_inches(11, 3)
 
 # %% [markdown]
 # **Predict, then reveal.** Where does the measured std leave the linear prediction, and by how much at
