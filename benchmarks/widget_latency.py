@@ -25,7 +25,7 @@ matplotlib.use("module://ipympl.backend_nbagg")  # the lessons' backend; outside
 import numpy as np  # noqa: E402
 
 from nbdiag.session import shared_dataset  # noqa: E402
-from nbdiag.widgets import GAIN_PRESETS, Dashboard  # noqa: E402
+from nbdiag.widgets import LESSON_GAINS, Dashboard  # noqa: E402
 
 TARGET_MS = 150  # median at 1 step
 
@@ -35,7 +35,7 @@ def drag(changes):
 
 
 def presets(changes):
-    values = list(GAIN_PRESETS.values())
+    values = list(LESSON_GAINS.values())
     return [values[(i + 1) % len(values)] for i in range(changes)]  # each differs from the one before
 
 

@@ -23,7 +23,7 @@ def _value(name):
 
     def parse(text):
         try:
-            value = parse_number(text, name) if KINDS[name] is float else int(text)
+            value = parse_number(text, name) if KINDS[name] is float else KINDS[name](text)
         except (ConfigError, ValueError):
             value = None
         if not valid(name, value):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from . import stats
+from .layers import GAINS
 
 SATURATION_LIMIT = 10.0  # percent of outputs on a flat tail; gain 5/3 stays under it past layer 1, gain 3 is at 40%+
 DEAD_UNIT_LIMIT = 0.05  # fraction of a layer's units that are off (or saturated) for every example of the batch
@@ -125,6 +126,12 @@ def diverging_status(losses, start, lr):
     )
 
 
+def _suited_gain(run):
+    """Which gain suits the run's activation: "5/3 suits tanh" (the lesson's, for a recording of any model)."""
+    activation = run.config.activation if run.config is not None else "tanh"
+    return f"{GAINS[activation][0]} suits {activation}"
+
+
 def _lr_advice(run):
     lr = run.lr
     return (
@@ -162,7 +169,7 @@ def _diverged(run):
         scaling = "" if config.fan_in_scaling else ", or turn fan_in scaling back on"
         message = (
             f"the loss was {loss} at step 0, before any update, so the learning rate is not to blame: the "
-            f"initial weights are too large; lower the initial gain (now {config.gain:g}; 5/3 suits tanh){scaling}"
+            f"initial weights are too large; lower the initial gain (now {config.gain:g}; {_suited_gain(run)}){scaling}"
         )
     elif step == 0:
         message = (
@@ -247,7 +254,7 @@ def _activations(run, overshot=False):
                         ratio,
                         f"the output std is {_fraction(ratio)} {other}'s: the signal shrinks layer after "
                         f"layer, so deeper layers see less and less of the input; "
-                        + _more(run, overshot, "raise the initial gain (5/3 suits tanh)", _DEEP),
+                        + _more(run, overshot, f"raise the initial gain ({_suited_gain(run)})", _DEEP),
                     )
                 )
             elif ratio > GROWTH_RATIO:

@@ -58,11 +58,65 @@ class BatchNorm1d:
         return [self.gamma, self.beta]
 
 
-class Tanh:
+class Activation:
+    """A non-linearity: no parameters, applied value by value."""
+
+    def parameters(self):
+        return []
+
+
+class Tanh(Activation):
     """Squash every value into (-1, 1)."""
 
     def __call__(self, x):
         self.out = torch.tanh(x)
+        return self.out
+
+
+class ReLU(Activation):
+    """Keep the positive values, zero the rest."""
+
+    def __call__(self, x):
+        self.out = x.clamp(min=0)
+        return self.out
+
+
+class GELU(Activation):
+    """x times the chance that a standard normal is below x: a smooth ReLU."""
+
+    def __call__(self, x):
+        self.out = 0.5 * x * (1 + torch.erf(x / 2**0.5))
+        return self.out
+
+
+class Sigmoid(Activation):
+    """Squash every value into (0, 1)."""
+
+    def __call__(self, x):
+        self.out = 1 / (1 + torch.exp(-x))
+        return self.out
+
+
+ACTIVATIONS = {"tanh": Tanh, "relu": ReLU, "gelu": GELU, "sigmoid": Sigmoid}  # Config.activation's choices
+# The gain that keeps a signal's size through layers of each, as written and its value: torch.nn.init.calculate_gain's
+# (it has none for GELU: √2 as for ReLU, which GELU resembles away from 0). "linear" is no activation at all.
+GAINS = {
+    "tanh": ("5/3", 5 / 3),
+    "relu": ("√2", 2**0.5),
+    "gelu": ("√2", 2**0.5),
+    "sigmoid": ("1", 1.0),
+    "linear": ("1", 1.0),
+}
+
+
+class Add:
+    """x plus the output of an earlier layer: a residual connection's skip."""
+
+    def __init__(self, source):
+        self.source = source  # the layer whose output is the block's input
+
+    def __call__(self, x):
+        self.out = x + self.source.out  # (B, n_hidden)
         return self.out
 
     def parameters(self):
@@ -91,32 +145,40 @@ class MLP:
 class LayerPlan:
     """One layer of the lecture's MLP before it is drawn: build_model makes it, stats.predicted_std reasons on it."""
 
-    kind: str  # 'Linear', 'BatchNorm1d' or 'Tanh'
+    kind: str  # 'Linear', 'BatchNorm1d', an activation's class name ('Tanh', 'ReLU'...) or 'Add'
     fan_in: int
     fan_out: int
     scale: float  # Linear: multiplies the drawn weight (the gain, or the output layer's shrink); BatchNorm1d: gamma
+    source: int = None  # Add: the index of the layer whose output it adds (its block's input)
 
 
 def plan(config, vocab_size):
-    """The MLP's layers in order: `depth` blocks of Linear (+ BatchNorm1d) (+ Tanh), then the output block.
+    """The MLP's layers in order: `depth` blocks of Linear (+ BatchNorm1d) (+ activation), then the output block.
 
     Without batchnorm the gain multiplies every Linear but the output one, which is shrunk by last_layer_scale;
-    with batchnorm the gain multiplies the output Linear too, and the last BatchNorm1d's gamma is shrunk."""
+    with batchnorm the gain multiplies the output Linear too, and the last BatchNorm1d's gamma is shrunk.
+    With residual connections every hidden block after the first (whose input is narrower) ends in an Add of
+    its input: x + f(x)."""
     layers, fan_in = [], config.n_embd * BLOCK_SIZE
+    activation = ACTIVATIONS.get(config.activation)  # None for "linear"
     for i in range(config.depth + 1):
         last = i == config.depth
         fan_out = vocab_size if last else config.n_hidden
+        block_input = len(layers) - 1  # the layer whose output this block reads
         shrunk = last and not config.batchnorm
         layers.append(LayerPlan("Linear", fan_in, fan_out, config.last_layer_scale if shrunk else config.gain))
         if config.batchnorm:
             layers.append(LayerPlan("BatchNorm1d", fan_out, fan_out, config.last_layer_scale if last else 1.0))
-        if config.tanh and not last:
-            layers.append(LayerPlan("Tanh", fan_out, fan_out, 1.0))
+        if activation is not None and not last:
+            layers.append(LayerPlan(activation.__name__, fan_out, fan_out, 1.0))
+        if config.residual and 0 < i < config.depth:
+            layers.append(LayerPlan("Add", fan_out, fan_out, 1.0, source=block_input))
         fan_in = fan_out
     return layers
 
 
-def lesson_watched(kinds, tanh):
-    """Indices of the layers the lesson inspects: every Tanh before the output, or every Linear when tanh is off."""
-    kind = "Tanh" if tanh else "Linear"
+def lesson_watched(kinds, activation):
+    """Indices of the layers the lesson inspects: every activation layer before the output (with residual
+    connections, the activations inside the blocks), or every Linear when there is none ("linear")."""
+    kind = ACTIVATIONS[activation].__name__ if activation in ACTIVATIONS else "Linear"
     return [i for i, k in enumerate(kinds[:-1]) if k == kind]

@@ -106,7 +106,9 @@ CASES = {
     "gain 1": LessonCase(("--gain", "1"), (GAIN_1_ACTIVATIONS,), True),
     "gain 3": LessonCase(("--gain", "3"), (GAIN_3_ACTIVATIONS, GAIN_3_GRADIENTS), True),
     "gain 0.5": LessonCase(("--gain", "0.5"), (GAIN_0_5_ACTIVATIONS, GAIN_0_5_GRADIENTS), True),
-    "linear sandwich": LessonCase(("--no-tanh", "--gain", "5/3"), (NO_TANH_ACTIVATIONS, NO_TANH_GRADIENTS), True),
+    "linear sandwich": LessonCase(
+        ("--activation", "linear", "--gain", "5/3"), (NO_TANH_ACTIVATIONS, NO_TANH_GRADIENTS), True
+    ),
     "batchnorm 1001 steps": LessonCase(
         ("--batchnorm", "--steps", "1001"), (BATCHNORM_ACTIVATIONS, BATCHNORM_GRADIENTS), False
     ),

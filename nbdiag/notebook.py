@@ -10,9 +10,11 @@ import sys
 
 from IPython import get_ipython
 
+# "reload the page": JupyterLab loads ipympl's front end (its extension) only as the page loads; after an install
+# and a kernel restart alone, every figure is "No version of module jupyter-matplotlib is registered".
 INSTALL_IPYMPL = (
     "Pictures are still images here: for live figures that redraw in place, install ipympl "
-    "(`pip install ipympl`, or `%pip install ipympl` in this notebook) and restart the kernel. "
+    "(`pip install ipympl`, or `%pip install ipympl` in this notebook), restart the kernel and reload the page. "
     "The dashboards work either way."
 )
 
@@ -31,5 +33,10 @@ def live_figures():
         from google.colab import output
 
         output.enable_custom_widget_manager()
-    shell.run_line_magic("matplotlib", "widget")
+    try:
+        shell.run_line_magic("matplotlib", "widget")
+    except Exception as error:  # an ipympl that is installed but broken (a version that does not fit matplotlib)
+        shell.run_line_magic("matplotlib", "inline")
+        print(f"ipympl is installed but failed to start ({type(error).__name__}: {error}). {INSTALL_IPYMPL}")
+        return False
     return True

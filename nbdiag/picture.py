@@ -86,9 +86,11 @@ class Picture:
             self.image = W.Image(format="png")
         self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
         width, height = figsize
-        # a fixed layout: tight and constrained layouts measure every text again at every draw
+        # a fixed layout: tight and constrained layouts measure every text again at every draw. Room on the left
+        # for y tick labels of 7 characters ("-500000": a histogram's density; beyond 1e6 matplotlib writes "2" and
+        # an offset), and at the top for that offset ("1e6")
         self.figure.subplots_adjust(
-            left=0.55 / width, right=1 - 0.3 / width, bottom=0.5 / height, top=1 - 0.12 / height, wspace=0.06
+            left=0.7 / width, right=1 - 0.3 / width, bottom=0.5 / height, top=1 - 0.22 / height, wspace=0.06
         )
         column_width = W.Layout(width=f"{width * DPI / columns:.0f}px")
         self.titles = [W.HTML(layout=column_width) for _ in self.axes]

@@ -195,6 +195,26 @@ def plot_layer_stats_over_time(records, ax=None, step=None):
     return ax
 
 
+def plot_std_by_layer(runs, ax=None):
+    """Needs {label: (stats.activation_stats(run), stats.gradient_stats(run))}: each watched layer's output std
+    (first axes) and gradient std (second), from the first layer to the last, one line per run, log y. Returns
+    the two axes."""
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(WIDTH, 3.5), layout="constrained")
+    if len(ax) != 2:
+        raise ValueError(f"ax must be two axes (activations, gradients), got {len(ax)}")
+    for a, which, title in ((ax[0], 0, "output std per layer"), (ax[1], 1, "gradient std per layer")):
+        a.clear()
+        for label, records in runs.items():
+            std = np.array([s.std for s in records[which]])
+            a.plot(np.arange(1, len(std) + 1), np.where(std > 0, std, np.nan), "-o", markersize=2.5, label=label)
+        a.set_yscale("log")
+        a.set_xlabel("hidden layer (1 = first)")
+        a.set_title(title)
+        a.legend(fontsize="small")
+    return ax
+
+
 def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
     """Needs stats.predicted_std(config, vocab_size) and the run's stats.activation_stats / gradient_stats: per
     watched layer the std the linear fan_in/gain arithmetic predicts (dashed) over the measured one (solid),
@@ -217,4 +237,71 @@ def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
         a.set_xlabel("layer")
         a.set_title(title)
         a.legend(fontsize="small")
+    return ax
+
+
+# -- the gain sweep at initialization (nbdiag.sweep): why 5/3
+
+STD_WINDOW = (1e-3, 1e3)  # the std axis: a signal 1000 times weaker or stronger than its input is lost either way
+
+
+def plot_gain_sweep(sweep, ax=None, highlight=None, gain=None):
+    """Needs sweep.sweep(activation): the last hidden layer's output std (log y, STD_WINDOW) and saturated % (0 to 100)
+    against the gain, one line per depth (depth `highlight` in bold), calculate_gain's value dashed, `gain` marked (see
+    mark_gain). Pass two axes as ax, or get a new figure; redrawn on the same axes with the same depths it updates in
+    place. Returns the two axes."""
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(WIDTH, 3.5), layout="constrained")
+    if len(ax) != 2:
+        raise ValueError(f"ax must be two axes (std, saturation), got {len(ax)}")
+    gains = np.asarray(sweep.gains, dtype=float)
+    stds, shares, left_out = [], [], 0
+    for depth in sweep.depths:
+        std, share = (np.asarray(t, dtype=float) for t in sweep.at_depth(depth))
+        drawable = np.isfinite(std) & (std > 0)  # a log axis has no place for 0 (an underflow) or inf (an overflow)
+        left_out += int((~drawable).sum())
+        stds.append((f"depth {depth}", gains, np.where(drawable, std, np.nan), 0))
+        shares.append((f"depth {depth}", gains, share, int((~np.isfinite(share)).sum())))
+    _draw(ax[0], stds, f"{sweep.activation}: std of the last hidden layer (log)", guide=1.0)  # 1: the input's std
+    ax[0].set_yscale("log")  # (again after _draw cleared the axes for a new layout)
+    ax[0].set_ylim(*STD_WINDOW)  # fixed: what matters is in it, and the lines beyond it run off the edge
+    if left_out:
+        ax[0].set_title(f"{ax[0].get_title()} — {left_out} zero or non-finite values not drawn")
+    _draw(ax[1], shares, f"{sweep.activation}: saturated (%)")
+    ax[1].set_ylim(0, 100)  # every activation on one scale
+    label, (_, value) = sweep.suited_label, sweep.suited_gain
+    for a in ax:
+        for line in a.get_lines():
+            if line.get_gid() == "series":
+                line.set_linewidth(2.6 if line.get_label() == f"depth {highlight}" else 1.3)
+        suited = next((line for line in a.get_lines() if line.get_gid() == "suited"), None)
+        if suited is None:
+            suited = a.axvline(value, color="0.3", ls="--", lw=1.2, gid="suited", zorder=1.5)
+        suited.set_xdata([value, value])
+        suited.set_label(label)
+        a.set_xlabel(f"gain — dashed: {label}")  # under the axes, where no line can hide it
+        if a.get_legend() is not None:
+            a.get_legend().remove()
+    guide = next(line for line in ax[0].get_lines() if line.get_gid() == "guide")
+    guide.set_label("std 1, the input's")
+    if gain is not None:
+        mark_gain(ax, gain)
+    # one legend for both, where no line of any activation runs: the saturation's top left, above 60%
+    handles = [line for line in ax[0].get_lines() if line.get_gid() in ("series", "guide", "gain")]
+    ax[1].legend(handles=handles, loc="upper left", fontsize="small")
+    return ax
+
+
+def mark_gain(ax, gain):
+    """A solid vertical line at `gain` on each of the axes `ax` (one or a sequence), moved in place when there is one
+    already; gain None removes it."""
+    for a in np.atleast_1d(ax):
+        marker = next((line for line in a.get_lines() if line.get_gid() == "gain"), None)
+        if gain is None:
+            if marker is not None:
+                marker.remove()
+        elif marker is None:
+            a.axvline(gain, color="tab:red", lw=1.5, gid="gain", zorder=1.6, label="the chosen gain")
+        else:
+            marker.set_xdata([gain, gain])
     return ax

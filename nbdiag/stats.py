@@ -18,6 +18,7 @@ HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's defa
 # tables print 3 unless asked for the lesson's 7.
 STABLE_DIGITS = 3
 LESSON_DIGITS = 7
+MAX_CURVES = 8  # a picture draws at most this many layers or weights (a 50-layer network's: 8 spread over them)
 GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
 
 
@@ -166,22 +167,32 @@ def weight_label(p):
     return f"{p.name or p.index} {p.shape}"
 
 
+def spread(items, most=MAX_CURVES):
+    """At most `most` of `items`, evenly spread from the first to the last: as many curves as a picture can tell
+    apart. The tables keep every layer."""
+    items = list(items)
+    if len(items) <= most:
+        return items
+    return [items[i] for i in sorted({round(k * (len(items) - 1) / (most - 1)) for k in range(most)})]
+
+
 def activation_histograms(run):
-    return [histogram(l.out, layer_label(l)) for l in watched_layers(run)]
+    return [histogram(l.out, layer_label(l)) for l in spread(watched_layers(run))]
 
 
 def gradient_histograms(run):
-    return [histogram(l.grad, layer_label(l)) for l in _with_grad(run)]
+    return [histogram(l.grad, layer_label(l)) for l in spread(_with_grad(run))]
 
 
 def weight_grad_histograms(run):
-    return [histogram(p.grad, weight_label(p)) for p in weights(run) if p.grad is not None]
+    return [histogram(p.grad, weight_label(p)) for p in spread(p for p in weights(run) if p.grad is not None)]
 
 
 def update_ratio_history(run):
     """log10 update:data of each weight at each step, as the lesson's last picture plots it."""
     return [
-        RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy()) for p in weights(run)
+        RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy())
+        for p in spread(weights(run))
     ]
 
 
@@ -269,33 +280,39 @@ def tables(run, digits=STABLE_DIGITS):
 def predicted_std(config, vocab_size):
     """Per watched layer, the std of its output and of its gradient that fan_in and gain arithmetic predicts at init.
 
-    The arithmetic treats the from-scratch MLP (train.build_model) as a stack of linear layers: Tanh passes
-    values through unchanged, so drawing this over the measured std shows where tanh's squashing departs
-    from it. Forward: the embedding has std 1; a Linear multiplies the std by sqrt(fan_in) * std(W) (= gain
+    The arithmetic treats the from-scratch MLP (train.build_model) as a stack of linear layers: an activation
+    passes values through unchanged, so drawing this over the measured std shows where its squashing departs
+    from it; a residual Add sums two independent signals, and sends its gradient back along both ways. Forward: the embedding has std 1; a Linear multiplies the std by sqrt(fan_in) * std(W) (= gain
     with fan_in scaling); a BatchNorm1d resets it to gamma. Backward: at a uniform softmax (the shrunk last
     layer makes it nearly so) d loss / d logits has std sqrt(V - 1) / (V * batch_size); a Linear multiplies
     the gradient std by sqrt(fan_out) * std(W), a BatchNorm1d by gamma / (std of its input).
     """
-    layers = [(p.kind, p.fan_in, p.fan_out, _weight_std(p, config)) for p in plan(config, vocab_size)]
+    plans = plan(config, vocab_size)
+    layers = [(p.kind, p.fan_in, p.fan_out, _weight_std(p, config)) for p in plans]
     stds_in, forward, x = [], [], 1.0  # std of each layer's input and output, starting from the embedding's
-    for kind, fan_in, _, w in layers:
+    for p, (kind, fan_in, _, w) in zip(plans, layers):
         stds_in.append(x)
         if kind == "Linear":
             x = x * fan_in**0.5 * w
         elif kind == "BatchNorm1d":
             x = w
-        forward.append(x)  # a Tanh leaves x as it is: that is the linear prediction
+        elif kind == "Add":  # the sum of two independent signals
+            x = (x**2 + forward[p.source] ** 2) ** 0.5
+        forward.append(x)  # an activation leaves x as it is: that is the linear prediction
     backward = [0.0] * len(layers)
+    skipped = [0.0] * len(layers)  # the squared gradient an Add sends straight back to a layer's output
     g = (vocab_size - 1) ** 0.5 / (vocab_size * config.batch_size)  # d loss / d logits
     for i in reversed(range(len(layers))):
         kind, _, fan_out, w = layers[i]
-        backward[i] = g  # the gradient at this layer's output; now carry it back to its input
+        g = backward[i] = (g**2 + skipped[i]) ** 0.5  # the gradient at this layer's output; now to its input
         if kind == "Linear":
             g = g * fan_out**0.5 * w
         elif kind == "BatchNorm1d":
             g = g * w / stds_in[i]
+        elif kind == "Add":
+            skipped[plans[i].source] += g**2
     kinds = [kind for kind, *_ in layers]
-    return [PredictedStd(i, kinds[i], forward[i], backward[i]) for i in lesson_watched(kinds, config.tanh)]
+    return [PredictedStd(i, kinds[i], forward[i], backward[i]) for i in lesson_watched(kinds, config.activation)]
 
 
 def _weight_std(layer, config):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import load_dataset
-from .layers import MLP, BatchNorm1d, Linear, Tanh, lesson_watched, plan
+from .layers import ACTIVATIONS, MLP, Add, BatchNorm1d, Linear, lesson_watched, plan
 from .records import LayerRecord, ParamRecord
 from .snapshots import MAX_SNAPSHOTS, Snapshots
 
@@ -31,7 +31,8 @@ class Option:
     low: int = 1  # a whole-number option's smallest valid value (a float option must be positive and finite)
     high: int = None  # a whole-number option's largest valid value, if it has one
     flag: str = ""  # the command-line option ('--no-tanh' turns a default-on switch off); '' for none
-    control: str = ""  # the dashboard control: 'slider', 'log slider', 'box' or, for a bool, 'switch'; '' for none
+    control: str = ""  # the dashboard control: 'slider', 'log slider', 'box', 'buttons' or, for a bool, 'switch'
+    choices: tuple = ()  # a word option's valid values, the first its default
     limits: tuple = ()  # (low, high) of the control, inside the valid range
     step: float = 1  # the slider's step
     live: bool = True  # the control runs while it moves; False: only on release (runs too long to follow a drag)
@@ -57,7 +58,7 @@ class Config:
         limits=(10, 500),
         step=10,
     )
-    depth: int = _option(5, "number of hidden layers", label="hidden layers", high=50, control="slider", limits=(1, 10))
+    depth: int = _option(5, "number of hidden layers", label="hidden layers", high=50, control="slider", limits=(1, 50))
     gain: float = _option(
         5 / 3,
         "multiplies the initial weights before the last layer; 5/3 suits tanh",
@@ -73,11 +74,18 @@ class Config:
         flag="--batchnorm",
         control="switch",
     )
-    tanh: bool = _option(
-        True,
-        "a Tanh after every hidden layer; off gives a stack of linear layers",
-        label="tanh layers",
-        flag="--no-tanh",
+    activation: str = _option(
+        "tanh",
+        "the non-linearity after every hidden layer; linear: none, a stack of linear layers",
+        flag="--activation",
+        control="buttons",
+        choices=("tanh", "relu", "gelu", "sigmoid", "linear"),
+    )
+    residual: bool = _option(
+        False,
+        "residual connections: every hidden block after the first adds its input to its output, x + f(x)",
+        label="residual",
+        flag="--residual",
         control="switch",
     )
     last_layer_scale: float = _option(
@@ -90,9 +98,16 @@ class Config:
         flag="--no-fan-in",
         control="switch",
     )
+    optimizer: str = _option(
+        "sgd",
+        "how a step moves the weights: sgd (the lecture's: -lr x gradient) or adam (per-weight step sizes)",
+        flag="--optimizer",
+        control="buttons",
+        choices=("sgd", "adam"),
+    )
     lr: float = _option(
         0.1,
-        "the SGD learning rate: the size of each step",
+        "the learning rate: the size of each step",
         label="learning rate",
         flag="--lr",
         control="log slider",
@@ -136,7 +151,7 @@ class Config:
 
 
 OPTIONS = tuple(f.name for f in fields(Config))
-KINDS = {f.name: f.type for f in fields(Config)}  # bool, int or float
+KINDS = {f.name: f.type for f in fields(Config)}  # bool, int, float or str (a word among its Option's choices)
 
 
 def expected(name):
@@ -144,6 +159,8 @@ def expected(name):
     kind, option = KINDS[name], Config.option(name)
     if kind is bool:
         return "True or False"
+    if kind is str:
+        return f"one of {', '.join(option.choices[:-1])} or {option.choices[-1]}"
     if kind is float:
         return "a positive number such as 0.1 or 5/3"
     return (
@@ -158,6 +175,8 @@ def valid(name, value):
     kind, option = KINDS[name], Config.option(name)
     if kind is bool:
         return isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str) and value in option.choices
     if isinstance(value, bool):
         return False
     if kind is float:
@@ -179,8 +198,9 @@ def check(name, value):
 
 
 def format_number(x):
-    """A number as a student writes it: 0.1, 2000, and 5/3 for a gain no short decimal gives exactly."""
-    if isinstance(x, int):
+    """A number as a student writes it: 0.1, 2000, and 5/3 for a gain no short decimal gives exactly (a word as
+    it is)."""
+    if isinstance(x, (int, str)):
         return str(x)
     if float(f"{x:g}") == x:
         return f"{x:g}"
@@ -214,13 +234,36 @@ def build_model(config, vocab_size, generator):
         elif p.kind == "BatchNorm1d":
             layer = BatchNorm1d(p.fan_out)
             layer.gamma *= p.scale
+        elif p.kind == "Add":
+            layer = Add(layers[p.source])
         else:
-            layer = Tanh()
+            layer = ACTIVATIONS[config.activation]()
         layers.append(layer)
     model = MLP(C, layers)
     for p in model.parameters():
         p.requires_grad = True
     return model
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015): each weight steps by its gradient's running mean over its running root mean
+    square, so every weight moves by about lr per step whatever the scale of its gradient."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]  # running mean of each gradient
+        self.v = [torch.zeros_like(p) for p in params]  # running mean of its square
+
+    def step(self, grads):
+        """The change each parameter gets for these gradients."""
+        (b1, b2), self.t = self.betas, self.t + 1
+        updates = []
+        for m, v, g in zip(self.m, self.v, grads):
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            m_hat, v_hat = m / (1 - b1**self.t), v / (1 - b2**self.t)  # unbiased: both start at zero
+            updates.append(-self.lr * m_hat / (v_hat.sqrt() + self.eps))
+        return updates
 
 
 @dataclass
@@ -311,8 +354,9 @@ def _train(config, dataset, progress, snapshots=None):
     g = torch.Generator().manual_seed(config.seed)
     model = build_model(config, dataset.vocab_size, g)
     kinds = [type(layer).__name__ for layer in model.layers]
-    watched = lesson_watched(kinds, config.tanh)
+    watched = lesson_watched(kinds, config.activation)
     params = model.parameters()
+    adam = Adam(params, config.lr) if config.optimizer == "adam" else None
     losses = []  # a Python float per step: cheaper to append than writing into a tensor each step
     # std(lr * grad) and std(param) per step; the ratio's division and log10 run once, after the loop
     update_std = torch.empty(config.steps, len(params))  # (steps, n_params)
@@ -349,10 +393,11 @@ def _train(config, dataset, progress, snapshots=None):
             update_std, data_std = update_std[:i], data_std[:i]
             break
         with torch.no_grad():
-            # one multiply and one add for all parameters, instead of a Python loop of them
-            updates = torch._foreach_mul([p.grad for p in params], -config.lr)
+            grads = [p.grad for p in params]
+            # SGD: one multiply for all parameters, instead of a Python loop of them
+            updates = adam.step(grads) if adam is not None else torch._foreach_mul(grads, -config.lr)
             torch._foreach_add_(params, updates)
-            # std(-lr * grad) == std(lr * grad) exactly, so the update tensors serve for the ratio too
+            # the update tensors are the change each parameter gets: update:data is std(update) / std(parameter)
             torch.stack([u.std() for u in updates], out=update_std[i])
             torch.stack([p.std() for p in params], out=data_std[i])
         # a finite std means finite values; else (an inf or nan, or an std that overflowed) look at the values

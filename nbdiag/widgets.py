@@ -13,6 +13,7 @@ import asyncio
 import base64
 import functools
 import html
+import io
 import math
 import time
 import traceback
@@ -21,19 +22,54 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import ipywidgets as W
+import matplotlib.pyplot as plt
 from IPython import get_ipython
 
 from . import health, plots, stats, still
-from .picture import Picture
+from . import sweep as sweeps
+from .layers import GAINS
+from .picture import DPI, Picture
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
 from .train import KINDS, PROGRESS_MIN_STEPS, Config, ConfigError, format_number, one_thread
 
-CONTROLS = ("gain", "lr", "batchnorm", "tanh", "fan_in_scaling", "depth", "n_hidden", "steps", "seed")
-GAIN_PRESETS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
+CONTROLS = (
+    "gain",
+    "activation",
+    "lr",
+    "optimizer",
+    "batchnorm",
+    "residual",
+    "fan_in_scaling",
+    "depth",
+    "n_hidden",
+    "steps",
+    "seed",
+)
+LESSON_GAINS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
+
+
+def gain_presets(activation):
+    """The gain buttons for `activation`: 0.5, 1, 3 and the gain that suits it (layers.GAINS: tanh's 5/3, the
+    lesson's four), by value."""
+    label, value = GAINS[activation]
+    presets = {"0.5": 0.5, "1": 1.0, "3": 3.0, label: value}
+    return dict(sorted(presets.items(), key=lambda item: item[1]))
+
+
 MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
 
 _STYLE = {"description_width": "10em"}
+# Layout: every box fits the notebook column (the cell's output), from a wide screen down to a narrow window.
+# a slider narrows in a column narrower than 34em (its margins, --jp-widgets-margin, are outside 100%)
+_SLIDER_WIDTH = dict(width="34em", max_width="calc(100% - 2 * var(--jp-widgets-margin, 2px))")
+_WRAPPING = dict(flex_flow="row wrap")  # a row of controls (or of pictures) wraps rather than overflows
+# a comparison's column: half the row's width whatever its contents' width (flex-basis 0); in a row narrower than
+# twice the minimum width (plus the gap) the row wraps, and the right column goes under the left one
+_COLUMN = dict(flex="1 1 0", min_width="min(20em, 100%)")
+_GAP = "0.5em 1.5em"  # between a comparison's columns (and rows, once they wrap)
+# text that wraps at spaces, never inside a word: JupyterLab's <pre> has word-break: break-all
+_WORD_WRAP = "white-space:pre-wrap; overflow-wrap:normal; word-break:normal"
 _SLIDERS = (W.FloatSlider, W.FloatLogSlider, W.IntSlider)
 
 
@@ -43,7 +79,8 @@ def _snap_gain(value):
     The browser's slider sends typed 3 back as 3.0000000000000004; the config gets 3.0.
     """
     value = round(value, 2)
-    return next((preset for preset in GAIN_PRESETS.values() if round(preset, 2) == value), value)
+    presets = [*LESSON_GAINS.values(), *(gain for _, gain in GAINS.values())]
+    return next((preset for preset in presets if round(preset, 2) == value), value)
 
 
 def _snap_lr(value):
@@ -71,6 +108,14 @@ def _control(name, value):
             indent=False,
             layout=W.Layout(width="auto", margin="0 2em 0 0"),
         )
+    if option.control == "buttons":
+        return W.ToggleButtons(
+            options=option.choices,
+            value=value,
+            description=label,
+            tooltip=option.help,
+            style={**_STYLE, "button_width": "5.5em"},
+        )
     if option.control == "box":
         return W.BoundedIntText(value=value, min=low, max=high, description=label, tooltip=option.help, style=_STYLE)
     common = dict(
@@ -79,7 +124,7 @@ def _control(name, value):
         tooltip=option.help,
         continuous_update=option.live,
         style=_STYLE,
-        layout=W.Layout(width="34em"),
+        layout=W.Layout(**_SLIDER_WIDTH),
     )
     if option.control == "log slider":
         return W.FloatLogSlider(
@@ -123,22 +168,42 @@ def _describe(config):
 
 def _status_html(run):
     color = "#b00020" if run.diverged_at is not None or run.diverging_from is not None else "inherit"
-    settings = f"<br><small>{html.escape(_describe(run.config))}</small>" if run.config is not None else ""
-    return f'<div style="line-height:1.4"><b style="color:{color}">{html.escape(run.status)}</b>{settings}</div>'
-
-
-def _verdicts_html(run):
-    """What health.diagnose reads in the run, one finding a line, problems in red."""
-    findings = health.diagnose(run)
-    color = "#b00020" if any(f.severity == "error" for f in findings) else "inherit"
+    settings = ""
+    if run.config is not None:  # a narrow column breaks the line between settings, not inside one ("hidden / layers")
+        parts = (
+            f'<span style="white-space:nowrap">{html.escape(part)}</span>'
+            for part in _describe(run.config).split(" · ")
+        )
+        settings = f"<br><small>{' · '.join(parts)}</small>"
     return (
-        f'<pre style="font-size:12px; line-height:1.3; margin:0.3em 0; white-space:pre-wrap; color:{color}">'
-        f"{html.escape(health.format_findings(findings))}</pre>"
+        f'<div style="line-height:1.4; {_WORD_WRAP}"><b style="color:{color}">{html.escape(run.status)}</b>'
+        f"{settings}</div>"
     )
 
 
+def _lines_html(text, indent):
+    """Each line of `text` a block that wraps between words, never inside one, its next lines indented by `indent`
+    characters. Tags stripped, it reads `text` again; in the page (innerText, a copy) too, empty lines included."""
+    style = f"display:block; padding-left:{indent}ch; text-indent:-{indent}ch; {_WORD_WRAP}"
+    return "\n".join(f'<span style="{style}">{html.escape(line) or "<br>"}</span>' for line in text.split("\n"))
+
+
+_MONOSPACE = "font-family:var(--jp-code-font-family, monospace); font-size:12px; line-height:1.3"
+
+
+def _verdicts_html(run):
+    """What health.diagnose reads in the run, one finding a line, problems in red; a long finding wraps between
+    words, its next lines indented past the severity ("warning ")."""
+    findings = health.diagnose(run)
+    color = "#b00020" if any(f.severity == "error" for f in findings) else "inherit"
+    lines = _lines_html(health.format_findings(findings), indent=8)
+    return f'<div style="{_MONOSPACE}; margin:0.3em 0; color:{color}">{lines}</div>'
+
+
 def _tables_html(run):
-    return f'<pre style="font-size:12px; line-height:1.3; margin:0">{html.escape(stats.tables(run))}</pre>'
+    """The tables, a row a line; in a column too narrow for a row, it wraps between numbers, indented."""
+    lines = _lines_html(stats.tables(run), indent=4)
+    return f'<pre style="{_MONOSPACE}; margin:0; white-space:normal">{lines}</pre>'
 
 
 # -- the views: each picture a dashboard can show, described once
@@ -235,26 +300,26 @@ class Panel:
         self.controls = controls
         self.pictures, self.column = pictures, column
         self.presets = {}
+        self.preset_box = W.HBox(layout=W.Layout(flex="0 0 auto"))  # the gain buttons, by the gain slider
         if "gain" in controls:
-            for label, value in GAIN_PRESETS.items():
-                self.presets[label] = button = W.Button(
-                    description=label, tooltip=f"gain {label}", layout=W.Layout(width="3.6em")
-                )
-                button.on_click(functools.partial(self._set_gain, value))
+            self._set_presets(session.config.activation)
         for name, control in controls.items():
             control.observe(functools.partial(self._control_moved, name), names="value")
         self.status = W.HTML()
         self.verdicts = W.HTML()  # health findings in words, shown under the pictures
+        self.verdicts.add_class("nbdiag-findings")
         self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
         self.progress = W.Output()  # the progress bar of a long run
         self.tables = W.HTML() if tables else None
+        if self.tables is not None:
+            self.tables.add_class("nbdiag-tables")
         self.step = self.step_note = None  # the step slider, if any, and the note on what its step shows
         if step_slider:
             self.step = W.SelectionSlider(
                 options=[0],
                 description="pictures at step",
                 style=_STYLE,
-                layout=W.Layout(width="34em"),
+                layout=W.Layout(**_SLIDER_WIDTH),
                 continuous_update=True,
                 tooltip="move every picture to a snapshot step; the tables stay at the last",
             )
@@ -268,25 +333,47 @@ class Panel:
         self._show(session.run)
 
     def _control_box(self):
-        """One control per row; the on/off switches share a row, and gain's presets sit by its slider."""
-        rows, switches = [], W.HBox(layout=W.Layout(padding="0 0 0 10.5em"))
+        """One control per row; the on/off switches share a row, and gain's presets sit by its slider.
+
+        A row too wide for its column wraps: the presets (together) go under the gain slider, switches under switches.
+        """
+        rows, switches = [], W.HBox(layout=W.Layout(padding="0 0 0 10.5em", **_WRAPPING))
         for name, control in self.controls.items():
             if isinstance(control, W.Checkbox):
                 if not switches.children:
                     rows.append(switches)
                 switches.children += (control,)
             elif name == "gain":
-                rows.append(W.HBox([control, *self.presets.values()]))
+                rows.append(W.HBox([control, self.preset_box], layout=W.Layout(**_WRAPPING)))
             else:
                 rows.append(control)
         if self.step is not None:
-            rows.append(W.HBox([self.step, self.step_note]))
-        return W.VBox(rows)
+            rows.append(W.HBox([self.step, self.step_note], layout=W.Layout(**_WRAPPING)))
+        box = W.VBox(rows)
+        box.add_class("nbdiag-controls")
+        return box
+
+    def _set_presets(self, activation):
+        """A gain button for each of the lesson's gains and for the one that suits `activation` (marked)."""
+        suited, _ = GAINS[activation]
+        self.presets = {}
+        for label, value in gain_presets(activation).items():
+            self.presets[label] = button = W.Button(
+                description=label,
+                tooltip=f"gain {label}"
+                + (f": torch.nn.init.calculate_gain's for {activation}" if label == suited else ""),
+                button_style="info" if label == suited else "",
+                layout=W.Layout(width="3.6em", min_width="3.6em"),
+            )
+            button.on_click(functools.partial(self._set_gain, value))
+        self.preset_box.children = tuple(self.presets.values())
 
     def _set_gain(self, value, _button):
         self.controls["gain"].value = value
 
     def _control_moved(self, name, change):
+        if name == "activation" and "gain" in self.controls:  # the gain buttons follow the activation
+            self._set_presets(change["new"])
         self.request(name, change["new"])
 
     def request(self, name, value):
@@ -417,7 +504,21 @@ class Panel:
 
 
 def _rows(widgets, per_row=2):
-    return W.VBox([W.HBox(widgets[i : i + per_row]) for i in range(0, len(widgets), per_row)])
+    """`per_row` widgets a row; in a column too narrow for them, one under the other."""
+    return W.VBox(
+        [W.HBox(widgets[i : i + per_row], layout=W.Layout(**_WRAPPING)) for i in range(0, len(widgets), per_row)]
+    )
+
+
+def _columns(left, right):
+    """A comparison's row: `left` and `right` in two columns of equal width, which never push into each other;
+    in a window too narrow for both, the right one goes under the left one."""
+    columns = []
+    for children in (left, right):
+        column = W.VBox(children, layout=W.Layout(**_COLUMN))
+        column.add_class("nbdiag-column")
+        columns.append(column)
+    return W.HBox(columns, layout=W.Layout(grid_gap=_GAP, **_WRAPPING))
 
 
 def _of_panel(name, doc):
@@ -512,7 +613,7 @@ class Dashboard(_Pictures):
             config = changed(Config(), **config_values)
             control_widgets = _make_controls(controls, config)  # range errors before a possibly long run
             session = Session(config, dataset, snapshots=snapshots)
-        figsize = (10.0, 3.4) if len(views) == 1 else (6.0, 3.1)
+        figsize = (10.0, 3.4) if len(views) == 1 else (5.5, 3.1)  # two a row fit 1280 px
         self._pictures = {view: Picture(ALL_VIEWS[view], 1, figsize) for view in views}
         p = self._panel = Panel(
             session,
@@ -559,14 +660,12 @@ class Comparison(_Pictures):
         self._panels = [self.left, self.right]
         if self.seed is not None:
             self.seed.observe(self._seed_changed, names="value")
-        half = W.Layout(width="50%")
-        sides = W.HBox(
-            [W.VBox([p.control_box, p.status, p.errors, p.progress], layout=half) for p in (self.left, self.right)]
-        )
-        parts = ([self.seed] if self.seed is not None else []) + [sides]
+        left, right = self.left, self.right
+        parts = [self.seed] if self.seed is not None else []
+        parts += [_columns(*([p.control_box, p.status, p.errors, p.progress] for p in (left, right)))]
         parts += [picture.widget for picture in self._pictures.values()]
-        parts += [W.HBox([W.Box([p.verdicts], layout=half) for p in (self.left, self.right)])]
-        parts += [W.HBox([W.Box([p.tables], layout=half) for p in (self.left, self.right)])] if tables else []
+        parts += [_columns([left.verdicts], [right.verdicts])]
+        parts += [_columns([left.tables], [right.tables])] if tables else []
         super().__init__(parts)
 
     def _seed_changed(self, change):
@@ -582,3 +681,176 @@ def _close_tree(widget):
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, W.Widget) and item.comm is not None:
                 _close_tree(item)
+
+
+# -- the gain sweep: why 5/3, at initialization (nbdiag.sweep)
+
+SWEEP_FIGSIZE = (9.0, 6.4)  # inches: the sweep's two pictures over the chosen network's histograms
+STILL_CAPTION = "a still picture of the gain sweep: run the cell to move its controls"
+
+
+def _sweep_axes(figure):
+    """The sweep's std and saturation side by side, the chosen network's histograms under them: three axes."""
+    width, height = figure.get_size_inches()
+    # a fixed layout: tight and constrained layouts measure every text again at every draw
+    grid = figure.add_gridspec(
+        2, 2, left=0.7 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.3 / height, hspace=0.45
+    )
+    return [figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1]), figure.add_subplot(grid[1, :])]
+
+
+def _draw_network(axes, activation, gain, histograms, line):
+    """The gain marked on the sweep's curves, and the chosen network's histograms titled with its readout `line`."""
+    plots.mark_gain(axes[:2], gain)
+    plots.plot_activations(histograms, axes[2])
+    # half of a ReLU's (or GELU's) outputs pile up at 0: on a linear scale that spike would flatten every other bin
+    spike = activation in ("relu", "gelu")
+    axes[2].set_yscale("log" if spike else "linear")
+    axes[2].set_title(f"outputs{' (log density)' if spike else ''} — {line}")
+
+
+class GainSweep(W.VBox):
+    """Why 5/3: pick an activation and a depth and see the gain sweep; move the gain and see that network's layers.
+
+    Top: the last hidden layer's std and saturated share at initialization against the gain, one line per depth
+    (nbdiag.sweep), the gain marked. Below: the histograms of the chosen network's hidden layers. An activation's
+    sweep is computed once and kept: moving the gain or the depth runs one network forward, nothing more.
+    GainSweep(activation="relu", depth=20, gain=1.6) sets the start (gain: calculate_gain's by default).
+    """
+
+    def __init__(self, activation="tanh", depth=sweeps.DEPTHS[-1], gain=None):
+        if activation not in sweeps.SWEPT:
+            raise ConfigError(f"activation must be one of {', '.join(sweeps.SWEPT)}, got {activation!r}")
+        if depth not in sweeps.DEPTHS:
+            raise ConfigError(f"depth must be one of {', '.join(map(str, sweeps.DEPTHS))}, got {depth!r}")
+        gain = sweeps.GAINS[activation][1] if gain is None else gain
+        if not 0.1 <= gain <= 4:
+            raise ConfigError(f"gain must be between 0.1 and 4, got {gain!r}")
+        self._sweeps = {}  # activation -> its Sweep, computed on first use
+        self.activation = W.ToggleButtons(
+            options=sweeps.SWEPT, value=activation, description="activation", style=_STYLE
+        )
+        self.depth = W.ToggleButtons(
+            options=[(str(d), d) for d in sweeps.DEPTHS], value=depth, description="hidden layers", style=_STYLE
+        )
+        self.gain = W.FloatSlider(
+            value=gain,
+            min=0.1,
+            max=4.0,
+            step=0.01,
+            readout_format=".2f",
+            description="gain",
+            continuous_update=True,  # one network forward and a redraw: quick enough to follow a drag
+            style=_STYLE,
+            layout=W.Layout(**_SLIDER_WIDTH),
+        )
+        self.preset = W.Button(layout=W.Layout(width="auto"))  # calculate_gain's value for the activation
+        self.preset.on_click(self._set_suited_gain)
+        self.readout = W.HTML()
+        self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
+        with plt.ioff():  # shown inside this widget, not as the cell's output
+            # not registered with pyplot, as nbdiag.picture's figures: plt.close("all") can't blank it
+            self.figure = plt.new_figure_manager(0, figsize=SWEEP_FIGSIZE, dpi=DPI).canvas.figure
+        canvas = self.figure.canvas
+        if isinstance(canvas, W.DOMWidget):  # ipympl: the canvas is the widget, redrawn in place
+            canvas.header_visible = canvas.footer_visible = False
+            self.image = canvas
+        else:  # any other backend: a PNG, rendered whole at every change
+            self.image = W.Image(format="png")
+        self.axes = _sweep_axes(self.figure)
+        self.shown = None  # (activation, depth, gain) of the pictures, once drawn
+        self._scheduled = False
+        self._last_shown = -math.inf
+        for control in (self.activation, self.depth, self.gain):
+            control.observe(self._changed, names="value")
+        self._show()
+        gain_row = W.HBox([self.gain, self.preset], layout=W.Layout(**_WRAPPING))
+        super().__init__([self.activation, self.depth, gain_row, self.readout, self.errors, self.image])
+
+    @property
+    def sweep(self):
+        """The Sweep of the chosen activation: computed the first time it is chosen, then kept."""
+        name = self.activation.value
+        if name not in self._sweeps:
+            self._sweeps[name] = sweeps.sweep(name)
+        return self._sweeps[name]
+
+    def _chosen_gain(self):
+        """The slider's gain, or calculate_gain's exact value when the slider shows it (1.67 is 5/3)."""
+        suited = sweeps.GAINS[self.activation.value][1]
+        return suited if round(self.gain.value, 2) == round(suited, 2) else round(self.gain.value, 2)
+
+    def _set_suited_gain(self, _button):
+        self.gain.value = sweeps.GAINS[self.activation.value][1]
+
+    def _changed(self, _change):
+        """A control moved: show it now, or at the kernel's next turn, merged with the changes that came meanwhile."""
+        loop = _kernel_loop()
+        if loop is None:  # a script, a test
+            return self.refresh()
+        if not self._scheduled:  # as Panel.request: a drag's burst of messages costs one redraw, of the latest
+            self._scheduled = True
+            loop.call_later(max(0.0, self._last_shown + MERGE_SECONDS - time.monotonic()), self.refresh)
+
+    def refresh(self):
+        """Show the controls' activation, depth and gain; a failure shows in self.errors."""
+        self._scheduled = False
+        try:
+            self._show()
+        except Exception:
+            self.errors.append_stderr(traceback.format_exc())  # as Panel._show_error: from any callback
+
+    def _network(self, activation, depth, gain):
+        """The chosen network's histograms and its one-line readout."""
+        with one_thread():
+            outputs = sweeps.layer_outputs(activation, gain, depth)
+            histograms = sweeps.histograms(activation, gain, depth, outputs=outputs)
+            std, share = (t.item() for t in sweeps.measure(outputs[-1], activation))
+        return histograms, sweeps.describe(activation, gain, depth, std, share)
+
+    def _show(self):
+        """Draw the controls' choice: the curves only for a new activation or depth, the network every time."""
+        chosen = activation, depth, gain = self.activation.value, self.depth.value, self._chosen_gain()
+        sweep, (histograms, line) = self.sweep, self._network(*chosen)
+        if self.shown is None or self.shown[:2] != (activation, depth):  # a moved gain leaves the curves alone
+            plots.plot_gain_sweep(sweep, self.axes[:2], highlight=depth, gain=gain)
+            label, _ = sweep.suited_gain
+            self.preset.description, self.preset.tooltip = f"calculate_gain: {label}", sweep.suited_label
+        _draw_network(self.axes, activation, gain, histograms, line)
+        if self.image is self.figure.canvas:
+            self.figure.canvas.draw_idle()  # ipympl renders and sends the frame when the page asks for it
+        else:
+            png = io.BytesIO()
+            self.figure.savefig(png, format="png")
+            self.image.value = png.getvalue()
+        self.readout.value = f"<b>{html.escape(line)}</b>"
+        self.shown, self._shown_network = chosen, (histograms, line)
+        if self.errors.outputs:
+            self.errors.outputs = ()
+        self._last_shown = time.monotonic()
+
+    def still_png(self):
+        """What the widget shows, as a still PNG for pages that cannot run it (the lessons' stored outputs)."""
+        activation, depth, gain = self.shown
+        histograms, line = self._shown_network
+        figure = plt.Figure(figsize=(still.WIDTH, SWEEP_FIGSIZE[1] + 0.3), dpi=still.DPI)
+        axes = _sweep_axes(figure)
+        plots.plot_gain_sweep(self._sweeps[activation], axes[:2], highlight=depth, gain=gain)
+        _draw_network(axes, activation, gain, histograms, line)
+        figure.text(0.99, 0.005, STILL_CAPTION, ha="right", va="bottom", fontsize=still.FONT, style="italic")
+        rendered = io.BytesIO()
+        figure.savefig(rendered, format="png", dpi=still.DPI)
+        return still.palette_png(rendered.getvalue())
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and for pages that cannot run it a still PNG of what it shows and its readout."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None or self.shown is None:
+            return bundle
+        bundle["image/png"] = base64.b64encode(self.still_png()).decode("ascii")
+        bundle["text/plain"] = self._shown_network[1]
+        return bundle
+
+    def close(self):
+        """Close the figure and every widget."""
+        _close_tree(self)

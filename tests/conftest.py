@@ -31,7 +31,7 @@ def diverged(dataset):
     """A linear sandwich at lr 1000: its loss becomes inf within 30 steps."""
     from nbdiag import Config, train
 
-    return train(Config(lr=1000, tanh=False, steps=30), dataset)
+    return train(Config(lr=1000, activation="linear", steps=30), dataset)
 
 
 @pytest.fixture(scope="session")

@@ -52,5 +52,5 @@ def test_prints_every_table_and_the_loss():
 
 
 def test_diverged_run_exits_nonzero_and_says_where():
-    result = run_cli("tables", "--no-tanh", "--lr", "1000", "--steps", "30")
+    result = run_cli("tables", "--activation", "linear", "--lr", "1000", "--steps", "30")
     assert result.returncode == 1 and "diverged at step" in result.stdout

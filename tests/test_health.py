@@ -53,7 +53,7 @@ def test_collapsing_activations_and_vanishing_gradients_at_gain_half_are_flagged
 
 
 def test_the_linear_sandwich_grows_forward_and_its_gradients_grow_backward(dataset):
-    findings = diagnose(train(Config(tanh=False), dataset))
+    findings = diagnose(train(Config(activation="linear"), dataset))
     assert codes(findings, "exploding_activations")[-1].value == pytest.approx(12.78 / 1.65, rel=0.01)
     assert codes(findings, "exploding_gradients")[0].layer == "layer 0 (Linear)"
     assert not codes(findings, "saturated")  # a Linear layer has no flat tail to saturate on
@@ -69,7 +69,7 @@ def test_healthy_batchnorm_run_is_not_flagged_for_saturation(batchnorm_run):
 
 
 def test_a_diverged_run_is_flagged_first(dataset):
-    run = train(Config(lr=1000, tanh=False, steps=30), dataset)
+    run = train(Config(lr=1000, activation="linear", steps=30), dataset)
     findings = diagnose(run)
     assert findings[0].code == "diverged" and findings[0].severity == "error"
     assert findings[0].value == 2 and "step 2" in findings[0].message and "lr 100" in findings[0].message
@@ -249,8 +249,8 @@ def test_a_non_finite_loss_after_updates_is_still_blamed_on_the_learning_rate(di
 @pytest.mark.parametrize(
     "config",
     [
-        Config(gain=0.01, tanh=False, depth=10),  # gradients 1e18x smaller at the first layer
-        Config(gain=1e5, tanh=False, depth=10),  # outputs 1e30x larger
+        Config(gain=0.01, activation="linear", depth=10),  # gradients 1e18x smaller at the first layer
+        Config(gain=1e5, activation="linear", depth=10),  # outputs 1e30x larger
         Config(gain=3, depth=50),  # gradients 3e6x larger
         Config(depth=50, batchnorm=True),
     ],

@@ -1,9 +1,10 @@
 """The from-scratch layers against torch.nn."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from nbdiag.layers import BatchNorm1d, Linear, Tanh
+from nbdiag.layers import ACTIVATIONS, GAINS, GELU, Add, BatchNorm1d, Linear, ReLU, Sigmoid, Tanh
 
 
 def test_linear_matches_functional_linear():
@@ -31,6 +32,38 @@ def test_tanh_matches_torch():
     x = torch.randn(32, 100)
     assert torch.equal(Tanh()(x), torch.tanh(x))
     assert Tanh().parameters() == []
+
+
+@pytest.mark.parametrize(
+    "ours, theirs", [(ReLU, torch.nn.ReLU), (GELU, torch.nn.GELU), (Sigmoid, torch.nn.Sigmoid), (Tanh, torch.nn.Tanh)]
+)
+def test_each_activation_matches_torch_nn_forward_and_backward(ours, theirs):
+    x = (torch.randn(64, 100, generator=torch.Generator().manual_seed(1)) * 4).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    layer = ours()
+    out, ref = layer(x), theirs()(x_ref)
+    torch.testing.assert_close(out, ref)
+    assert layer.out is out and layer.parameters() == []
+    weights = torch.randn(64, 100)  # any upstream gradient
+    (out * weights).sum().backward()
+    (ref * weights).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
+def test_the_suited_gains_are_torch_calculate_gain(activation):
+    assert GAINS[activation][1] == pytest.approx(torch.nn.init.calculate_gain(activation), rel=1e-12)
+    assert set(GAINS) == set(ACTIVATIONS) | {"linear"}
+
+
+def test_add_is_a_skip_from_an_earlier_layer():
+    g = torch.Generator().manual_seed(0)
+    first, second = Linear(10, 10, generator=g), Linear(10, 10, generator=g)
+    skip = Add(first)
+    x = torch.randn(4, 10, generator=g)
+    out = skip(second(first(x)))
+    torch.testing.assert_close(out, first.out + second.out)
+    assert skip.parameters() == []
 
 
 def _pair(dim=20):

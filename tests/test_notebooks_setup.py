@@ -122,6 +122,8 @@ def test_every_lesson_is_in_order_and_linked_from_the_start_page():
         "08_batchnorm",
         "09_playground",
         "10_your_own_model",
+        "11_why_5_3",
+        "12_after_batchnorm",
     ]
     start = "".join(c.source for c in nbformat.read(LESSONS[0], as_version=4).cells if c.cell_type == "markdown")
     for name in NAMES[1:]:
@@ -183,7 +185,7 @@ def test_notebook_follows_the_lesson_rules(path):
             assert cell.source.startswith(IGNORE), f"a figure or widget cell must start with {IGNORE}"
         elif IGNORE not in cell.source:
             assert all(o.output_type == "stream" and o.name == "stdout" for o in cell.outputs), cell.source
-    widgets = [c for c in cells if re.search(r"\b(Dashboard|Comparison)\(", c.source)]
+    widgets = [c for c in cells if re.search(r"\b(Dashboard|Comparison|GainSweep)\(", c.source)]
     assert widgets, "every lesson has a widget to explore"
     if path.stem in ("00_start_here", "09_playground"):
         return

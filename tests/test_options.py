@@ -29,6 +29,7 @@ ANYTHING = st.one_of(
     st.integers(min_value=-(2**31), max_value=2**31).map(np.int64),
     st.floats(width=32).map(np.float32),
     st.lists(st.integers(), max_size=3),
+    st.sampled_from(["tanh", "relu", "gelu", "sigmoid", "linear", "sgd", "adam", "ReLU", " tanh"]),
 )
 FLAGS = {f.metadata["option"].flag: f.name for f in fields(Config) if f.metadata["option"].flag}
 VALUED_FLAGS = [flag for flag, name in FLAGS.items() if KINDS[name] is not bool]
@@ -39,6 +40,8 @@ def takes(name, value):
     option, kind = Config.option(name), KINDS[name]
     if kind is bool:
         return isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str) and value in option.choices
     if isinstance(value, bool) or isinstance(value, list):
         return False
     if kind is float:

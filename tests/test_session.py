@@ -36,7 +36,9 @@ def test_update_reruns_with_the_change(dataset):
         (dict(n_hidden=0), "n_hidden"),
         (dict(seed=-1), "seed"),
         (dict(batchnorm="yes"), "batchnorm"),
-        (dict(tanh=1), "tanh"),
+        (dict(residual=1), "residual"),
+        (dict(activation="swish"), "activation"),
+        (dict(optimizer="Adam"), "optimizer"),
         (dict(bogus=1), "bogus"),
     ],
 )

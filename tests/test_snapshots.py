@@ -80,7 +80,7 @@ def test_bad_schedules_are_rejected_naming_the_option(dataset, schedule, max_sna
 
 
 def test_linear_layers_get_bins_from_the_first_snapshot(dataset):
-    run = train(Config(steps=50, tanh=False), dataset, progress=False, snapshots=10)
+    run = train(Config(steps=50, activation="linear"), dataset, progress=False, snapshots=10)
     r = stats.activations_over_time(run)[0]
     assert r.kind == "Linear" and r.edges[0] < -1 and r.edges[-1] > 1
     assert (r.outside >= 0).all() and r.outside[0] == 0  # the first snapshot fits its own (widened) range

@@ -44,7 +44,7 @@ def test_a_run_without_snapshots_says_how_to_get_them(dataset):
 
 
 def test_linear_prediction_matches_the_linear_sandwich(dataset):
-    config = Config(tanh=False)
+    config = Config(activation="linear")
     predicted = stats.predicted_std(config, dataset.vocab_size)
     run = train(config, dataset)
     measured_acts, measured_grads = stats.activation_stats(run), stats.gradient_stats(run)
@@ -72,8 +72,19 @@ def test_tanh_departs_from_the_linear_prediction(dataset):
 
 
 def test_prediction_follows_fan_in_scaling_and_batchnorm(dataset):
-    unscaled = stats.predicted_std(Config(fan_in_scaling=False, tanh=False), dataset.vocab_size)
+    unscaled = stats.predicted_std(Config(fan_in_scaling=False, activation="linear"), dataset.vocab_size)
     assert unscaled[0].activation_std == pytest.approx(5 / 3 * 30**0.5)
     bn = stats.predicted_std(Config(batchnorm=True), dataset.vocab_size)
     assert [p.index for p in bn] == [2, 5, 8, 11, 14]
     assert [p.activation_std for p in bn] == pytest.approx([1.0] * 5)  # batchnorm resets the std to gamma = 1
+
+
+def test_a_deep_network_pictures_at_most_max_curves_layers_spread_from_first_to_last(dataset):
+    run = train(Config(depth=30), dataset)
+    layers = stats.watched_layers(run)
+    pictured = [h.label for h in stats.activation_histograms(run)]
+    assert len(layers) == 30 and len(pictured) == stats.MAX_CURVES
+    assert pictured[0] == stats.layer_label(layers[0]) and pictured[-1] == stats.layer_label(layers[-1])
+    assert len(stats.gradient_histograms(run)) == len(stats.update_ratio_history(run)) == stats.MAX_CURVES
+    assert len(stats.activation_stats(run)) == 30  # the tables keep every layer
+    assert stats.spread(range(5)) == [0, 1, 2, 3, 4] and stats.spread(range(15), 3) == [0, 7, 14]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from nbdiag import Config, ConfigError, train
-from nbdiag.layers import BatchNorm1d, Linear, Tanh
-from nbdiag.train import build_model
+from nbdiag.layers import Add, BatchNorm1d, Linear, Tanh
+from nbdiag.train import Adam, build_model
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_layers_as_the_lecture_builds_them():
     norm = build_model(Config(batchnorm=True), 27, g).layers
     assert [type(l) for l in norm] == [Linear, BatchNorm1d, Tanh] * 5 + [Linear, BatchNorm1d]
     assert all(l.bias is None for l in norm if isinstance(l, Linear))
-    assert [type(l) for l in build_model(Config(tanh=False, depth=2), 27, g).layers] == [Linear] * 3
+    assert [type(l) for l in build_model(Config(activation="linear", depth=2), 27, g).layers] == [Linear] * 3
 
 
 def test_gain_and_last_layer_scale_follow_the_lecture():
@@ -115,10 +115,101 @@ def test_progress_bar_on_long_runs(dataset, capsys):
 
 
 def test_divergence_stops_at_the_step_and_says_so(dataset):
-    run = train(Config(lr=1000, tanh=False, steps=30), dataset)
+    run = train(Config(lr=1000, activation="linear", steps=30), dataset)
     assert run.diverged_at is not None and run.diverged_at < 29
     assert run.steps_done == run.diverged_at + 1
     assert not math.isfinite(run.losses[-1].item()) and torch.isfinite(run.losses[:-1]).all()
     assert run.update_ratios.shape[0] == run.diverged_at  # no update was applied at the diverging step
     assert f"diverged at step {run.diverged_at}" in run.status and "lr" in run.status
     assert len(run.layers) == 6 and all(l.grad is not None for l in run.layers)
+
+
+def test_residual_blocks_add_their_input_after_the_first_block():
+    g = torch.Generator().manual_seed(0)
+    model = build_model(Config(residual=True, depth=3), 27, g)
+    kinds = [type(layer) for layer in model.layers]
+    assert kinds == [Linear, Tanh, Linear, Tanh, Add, Linear, Tanh, Add, Linear]
+    assert model.layers[4].source is model.layers[1] and model.layers[7].source is model.layers[4]
+    # the same weights as without residual connections: Add draws nothing
+    plain = build_model(Config(depth=3), 27, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), plain.parameters()))
+
+
+def test_a_residual_block_outputs_its_input_plus_its_branch():
+    model = build_model(Config(residual=True, depth=4, activation="relu", batchnorm=True), 27, torch.Generator())
+    model(torch.randint(0, 27, (32, 3)))
+    adds = [i for i, layer in enumerate(model.layers) if isinstance(layer, Add)]
+    assert len(adds) == 3
+    for i in adds:
+        torch.testing.assert_close(model.layers[i].out, model.layers[i - 1].out + model.layers[i].source.out)
+
+
+def test_residual_connections_carry_the_gradient_to_the_first_layers(dataset):
+    """20 tanh layers at gain 1: without skips the gradient fades on its way back; with them it arrives whole."""
+    from nbdiag import stats
+
+    fade = {}
+    for residual in (False, True):
+        grads = stats.gradient_stats(train(Config(depth=20, gain=1.0, residual=residual), dataset))
+        fade[residual] = grads[0].std / grads[-1].std  # the first hidden layer's gradient over the last's
+    assert fade[False] < 0.5 and fade[True] > 1, fade
+
+
+def test_adam_steps_as_torch_optim_adam():
+    g = torch.Generator().manual_seed(0)
+    params = [torch.randn(30, 100, generator=g), torch.randn(100, generator=g)]
+    theirs = [p.clone().requires_grad_() for p in params]
+    optimizer = torch.optim.Adam(theirs, lr=0.01)
+    adam = Adam(params, lr=0.01)
+    for _ in range(5):
+        grads = [torch.randn(p.shape, generator=g) * 10 for p in params]
+        for p, grad in zip(theirs, grads):
+            p.grad = grad.clone()
+        optimizer.step()
+        for p, update in zip(params, adam.step(grads)):
+            p += update
+    for ours, ref in zip(params, theirs):
+        torch.testing.assert_close(ours, ref.detach(), rtol=1e-5, atol=1e-6)
+
+
+def _first_ratios(dataset, **config):
+    """log10 update:data of each weight (2-D parameter) at step 0, and the weights' std."""
+    run = train(Config(steps=1, **config), dataset)
+    weights = [p for p in run.params if len(p.shape) == 2]
+    return run.update_ratios[0][[p.index for p in weights]], torch.stack([p.data.std() for p in weights])
+
+
+def test_adam_steps_every_weight_by_about_lr_whatever_its_gradient(dataset):
+    """Adam's first step moves every weight by lr (its update is lr x sign(gradient)): update:data is lr / std(W),
+    whatever the gradient's size. SGD's is lr x gradient: the last layer's large gradient moves it 500x faster."""
+    sgd, _ = _first_ratios(dataset, lr=0.1)
+    adam, weight_std = _first_ratios(dataset, optimizer="adam", lr=1e-3)
+    step = (adam + weight_std.log10())[1:]  # log10 std(update) of the Linear weights (C's rows unseen do not move)
+    torch.testing.assert_close(step, torch.full_like(step, -3.0), atol=0.02, rtol=0)
+    hidden = slice(2, -1)  # the 100 x 100 weights, all drawn alike
+    assert (adam[hidden].max() - adam[hidden].min()) < 0.03 < (sgd[hidden].max() - sgd[hidden].min())
+    # the last layer's lead over the hidden ones: SGD's gradient imbalance (2.7 in log10) is gone; what is left
+    # is its 10x smaller weights (last_layer_scale 0.1)
+    lead = {name: (r[-1] - r[hidden].median()).item() for name, r in (("sgd", sgd), ("adam", adam))}
+    assert lead["sgd"] > 2.4 and 1.0 < lead["adam"] < 1.4, lead
+    faster, _ = _first_ratios(dataset, optimizer="adam", lr=1e-2)
+    # lr x10: every ratio x10 (but the last layer's, whose weights, as small as lr 1e-2's step, grow with it)
+    torch.testing.assert_close((faster - adam)[:-1], torch.ones(len(adam) - 1), atol=0.02, rtol=0)
+
+
+def test_activation_residual_and_optimizer_leave_the_lesson_run_as_it_was(dataset):
+    """The defaults are the lecture's: tanh, no residual, SGD give the lesson's numbers exactly."""
+    explicit = train(Config(activation="tanh", residual=False, optimizer="sgd"), dataset)
+    default = train(Config(), dataset)
+    assert torch.equal(explicit.losses, default.losses)
+    assert all(torch.equal(a.out, b.out) for a, b in zip(explicit.layers, default.layers))
+
+
+def test_relu_runs_count_exact_zeros_as_saturated(dataset):
+    from nbdiag import stats
+
+    run = train(Config(activation="relu", gain=2**0.5), dataset)
+    assert [layer.kind for layer in stats.watched_layers(run)] == ["ReLU"] * 5
+    for s, layer in zip(stats.activation_stats(run), stats.watched_layers(run)):
+        assert s.saturated == pytest.approx((layer.out == 0).float().mean().item() * 100)
+        assert 30 < s.saturated < 70

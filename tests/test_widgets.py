@@ -28,7 +28,7 @@ from nbdiag import Config, ConfigError, train
 from nbdiag.picture import KEEP
 from nbdiag.stats import tables
 from nbdiag.train import PROGRESS_MIN_STEPS
-from nbdiag.widgets import CONTROLS, GAIN_PRESETS, VIEWS, Comparison, Dashboard
+from nbdiag.widgets import CONTROLS, LESSON_GAINS, VIEWS, Comparison, Dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 GAIN_3_LAYER_1 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"
@@ -90,7 +90,11 @@ def test_controls_have_student_labels_and_ranges_that_give_valid_configs(dataset
     assert (c["gain"].description, c["gain"].min, c["gain"].max) == ("gain", 0.2, 5.0)
     assert isinstance(c["lr"], W.FloatLogSlider) and (c["lr"].base, c["lr"].min, c["lr"].max) == (10, -3, 1)
     assert isinstance(c["batchnorm"], W.Checkbox) and c["batchnorm"].description == "batch norm"
-    assert isinstance(c["tanh"], W.Checkbox) and isinstance(c["fan_in_scaling"], W.Checkbox)
+    assert isinstance(c["residual"], W.Checkbox) and isinstance(c["fan_in_scaling"], W.Checkbox)
+    assert (
+        isinstance(c["activation"], W.ToggleButtons) and c["activation"].options == Config.option("activation").choices
+    )
+    assert isinstance(c["optimizer"], W.ToggleButtons) and c["optimizer"].options == ("sgd", "adam")
     assert c["steps"].min == 1 and c["steps"].max >= 2000 and c["seed"].min == 0
     assert [c[n].description for n in ("depth", "n_hidden", "steps", "seed")] == [
         "hidden layers",
@@ -112,7 +116,7 @@ def test_gain_presets_set_the_exact_lesson_values(dataset):
     for label, value in [("3", 3.0), ("0.5", 0.5), ("1", 1.0), ("5/3", 5 / 3)]:
         d.presets[label].click()
         assert d.session.config.gain == value and d.session.run.config.gain == value
-    assert d.session.config.gain == 5 / 3 == GAIN_PRESETS["5/3"]
+    assert d.session.config.gain == 5 / 3 == LESSON_GAINS["5/3"]
 
 
 @pytest.mark.parametrize(
@@ -239,7 +243,7 @@ def test_axes_keep_every_drawn_point_in_view(dataset):
         dict(gain=0.5),
         dict(batchnorm=True),
         dict(gain=5),
-        dict(tanh=False),
+        dict(activation="linear"),
         dict(lr=10, steps=10),
         dict(fan_in_scaling=False),
     ]:
@@ -270,8 +274,24 @@ def setting(**values):
         (["--gain", "3"], setting(gain=3.0)),
         (["--gain", "5/3"], lambda d: d.presets["5/3"].click()),
         (
-            ["--gain", "1", "--batchnorm", "--no-tanh", "--no-fan-in"],
-            setting(batchnorm=True, tanh=False, fan_in_scaling=False),
+            ["--gain", "1", "--batchnorm", "--activation", "linear", "--no-fan-in"],
+            setting(batchnorm=True, activation="linear", fan_in_scaling=False),
+        ),
+        (
+            [
+                "--gain",
+                "1",
+                "--activation",
+                "relu",
+                "--residual",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.001",
+                "--steps",
+                "20",
+            ],
+            setting(activation="relu", residual=True, optimizer="adam", lr=0.001, steps=20),
         ),
         (["--gain", "1", "--lr", "0.5", "--steps", "30", "--seed", "42"], setting(lr=0.5, steps=30, seed=42)),
     ],
@@ -315,7 +335,7 @@ def test_the_histograms_are_computed_on_one_torch_thread_like_training(dataset, 
 def test_the_status_line_says_when_a_run_diverged(dataset):
     d = Dashboard(dataset=dataset)
     assert "trained 1 step," in page_text(d.status) and "gain 5/3" in page_text(d.status)
-    for name, value in [("tanh", False), ("lr", 10.0), ("steps", 10)]:
+    for name, value in [("activation", "linear"), ("lr", 10.0), ("steps", 10)]:
         d.controls[name].value = value
     assert "diverged at step" in page_text(d.status) and "#b00020" in d.status.value
     assert not d.errors.outputs  # the pictures draw the finite values that are left
@@ -580,15 +600,17 @@ def test_a_blitted_frame_at_a_step_equals_a_full_render(dataset):
 
 
 def test_healthy_bands_are_shaded_in_the_dashboard(dataset):
-    d = Dashboard(dataset=dataset, controls=["tanh"])
+    d = Dashboard(dataset=dataset, controls=["activation"])
 
     def bands(view):
         return [p for p in d._pictures[view].axes[0].patches if p.get_gid() == "healthy_band"]
 
     assert len(bands("update_ratios")) == 1 and len(bands("activations")) == 1 and not bands("gradients")
-    d.controls["tanh"].value = False  # no tanh: no tanh band on the Linear outputs
+    d.controls["activation"].value = "linear"  # no tanh: no tanh band on the Linear outputs
     assert not bands("activations") and len(bands("update_ratios")) == 1
-    d.controls["tanh"].value = True
+    d.controls["activation"].value = "relu"  # another activation: nor its band (tanh's)
+    assert not bands("activations")
+    d.controls["activation"].value = "tanh"
     assert len(bands("activations")) == 1
     d.close()
 
@@ -650,3 +672,84 @@ def test_a_seed_beyond_the_browsers_range_is_refused_with_the_range_in_whole_num
     with pytest.raises(ConfigError, match=r"seed=2\*\*60|seed=1152921504606846976") as error:
         Dashboard(dataset=dataset, seed=2**60)
     assert "0 to 9007199254740991" in str(error.value) and "e+" not in str(error.value)
+
+
+# -- layout: what the browser test (tests/system/test_browser.py) measures in the page, checked without a browser
+
+NOTEBOOK_COLUMN = 848  # px: the output area of a cell in JupyterLab 4 in a 1280 px window, file browser open
+IPYMPL_FRAME = 8  # px: what an ipympl figure adds around its canvas
+
+
+def cut_texts(figure):
+    """The axes whose tick labels, axis labels or offset texts ("1e-5") a render would cut at the figure's edges."""
+    renderer, edges = figure.canvas.get_renderer(), figure.bbox
+    cut = []
+    for ax in figure.axes:
+        box = ax.get_tightbbox(renderer)  # what the axes draw, ticks outside the limits left out
+        if box.x0 < edges.x0 - 0.5 or box.y0 < edges.y0 - 0.5 or box.x1 > edges.x1 + 0.5 or box.y1 > edges.y1 + 0.5:
+            cut.append(f"{ax.get_title()!r}: {box.extents.round()} in {edges.extents.round()}")
+    return cut
+
+
+def test_every_row_of_pictures_fits_a_1280_px_notebook_column(dataset):
+    d = Dashboard(dataset=dataset, snapshots=10, steps=20, views=[*VIEWS, "saturation_over_time"])
+    c = Comparison(dict(batchnorm=False), dict(batchnorm=True), dataset=dataset)
+    pictures = list(d._pictures.values())
+    rows = [pictures[i : i + 2] for i in range(0, len(pictures), 2)] + [[p] for p in c._pictures.values()]
+    for row in rows:
+        widths = [p.figure.bbox.width + IPYMPL_FRAME for p in row]
+        assert sum(widths) <= NOTEBOOK_COLUMN, f"{[p.view.name for p in row]}: {widths} px"
+        for p in row:  # the titles and legends over each column of a picture: together as wide as its figure
+            assert sum(float(t.layout.width.removesuffix("px")) for t in p.titles) <= p.figure.bbox.width + 1
+    d.close()
+    c.close()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(),
+        dict(steps=1),
+        dict(gain=3),
+        dict(gain=0.5, depth=10),  # gradients' densities in the millions: "-500000", then "1e6" over the axes
+        dict(gain=0.2, depth=10),
+        dict(batchnorm=True, gain=0.2),
+        dict(lr=10.0),  # diverged
+    ],
+)
+def test_no_tick_or_axis_label_is_cut_at_a_figures_edge(dataset, config):
+    views = [*VIEWS, "saturation_over_time"]
+    d = Dashboard(dataset=dataset, snapshots=10, views=views, **{"steps": 30, **config})
+    c = Comparison(dict(), config, dataset=dataset)
+    for figure in [*d.figures.values(), *c.figures.values()]:
+        assert not cut_texts(figure)
+    d.close()
+    c.close()
+
+
+def test_findings_and_tables_wrap_between_words_and_read_as_their_text(dataset):
+    from nbdiag import health
+
+    c = Comparison(dict(), dict(gain=3), dataset=dataset)
+    for panel in (c.left, c.right):
+        for widget, text in (
+            (panel.verdicts, health.format_findings(health.diagnose(panel.shown))),
+            (panel.tables, tables(panel.shown)),
+        ):
+            assert page_text(widget) == text  # the tags add no character: a copy from the page reads the text
+            assert "break-all" not in widget.value and "anywhere" not in widget.value
+            assert widget.value.count("word-break:normal") == text.count("\n") + 1  # every line
+    c.close()
+
+
+def test_the_gain_buttons_follow_the_activation(dataset):
+    d = Dashboard(dataset=dataset, controls=["gain", "activation"])
+    assert list(d.presets) == ["0.5", "1", "5/3", "3"] and d.presets["5/3"].button_style == "info"
+    d.controls["activation"].value = "relu"
+    assert list(d.presets) == ["0.5", "1", "√2", "3"] and d.presets["√2"].button_style == "info"
+    d.presets["√2"].click()
+    assert d.session.config.gain == 2**0.5 and d.session.config.activation == "relu"
+    assert "ReLU" in page_text(d.tables_html)
+    d.controls["activation"].value = "sigmoid"  # its gain is 1, one of the lesson's: no fifth button
+    assert list(d.presets) == ["0.5", "1", "3"] and d.presets["1"].button_style == "info"
+    d.close()

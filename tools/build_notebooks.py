@@ -6,7 +6,8 @@ Jupytext comments out the magics (`# %matplotlib widget` in the source is `%matp
 notebook). Two tags on the `# %%` line mark the lessons' special code cells:
 
 - `# %% tags=["reveal"]`: a predict-then-reveal table, stored with its output folded (the student guesses,
-  then runs or unfolds it); in the notebook the tag becomes `"jupyter": {"outputs_hidden": true}`.
+  then runs or unfolds it); in the notebook the tag becomes `"jupyter": {"outputs_hidden": true}` and the tag
+  "hide-output" (the course website folds it too).
 - `# %% tags=["check"]`: assertions that the prose's claims about a long run hold, whatever the CPU (nbval
   runs them with the rest), stored with the source folded and left out of Jupyter Book; in the notebook
   the tag becomes `"jupyter": {"source_hidden": true}` and the tag "remove-cell".
@@ -68,8 +69,8 @@ def notebook_metadata(metadata):
     JupyterLab's folding (and Jupyter Book's "remove-cell"); jupytext's layout keys go."""
     metadata = {k: v for k, v in metadata.items() if k not in LAYOUT_METADATA}
     tags = list(metadata.pop("tags", []))
-    if "reveal" in tags:  # JupyterLab opens the notebook with this output folded
-        tags.remove("reveal")
+    if "reveal" in tags:  # JupyterLab opens the notebook with this output folded, and so does Jupyter Book
+        tags[tags.index("reveal")] = "hide-output"
         metadata["jupyter"] = {**metadata.get("jupyter", {}), "outputs_hidden": True}
     if "check" in tags:  # JupyterLab shows it folded; Jupyter Book leaves it out
         tags[tags.index("check")] = "remove-cell"

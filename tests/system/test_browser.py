@@ -1,6 +1,6 @@
 """In a real JupyterLab in a real Chromium, the dashboard answers the gain slider and the batch norm box with
-the lesson's numbers, and its step slider moves every picture to a snapshot step; screenshots and page-side
-latencies go to test-artifacts/."""
+the lesson's numbers, its step slider moves every picture to a snapshot step, and the dashboards fit the notebook
+column at 1280 and 1920 px; screenshots and page-side latencies go to test-artifacts/."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nbdiag import Config, train
 from nbdiag.stats import (
@@ -185,3 +186,130 @@ def test_the_step_slider_in_jupyterlab(open_notebook, dataset):
     assert len(nb.figure_sizes()) == len(sizes)  # redrawn in place, not piled up
     assert nb.cell_errors() == []
     nb.screenshot("steps_at_0")
+
+
+LAYOUT = Path(__file__).parent / "browser" / "layout.ipynb"
+# Where the boxes of the layout notebook's outputs land on the page: what does not fit, each with whether it is part
+# of a controls box (or the row of a comparison's controls), and how many figures, findings, comparison columns and
+# controls boxes were measured (so that no problem means something).
+LAYOUT_JS = r"""() => {
+  const EPS = 0.5;  // px: sub-pixel rounding
+  const rect = e => e.getBoundingClientRect();
+  const shown = r => r.width > 0 && r.height > 0;
+  const px = x => Math.round(x * 10) / 10;
+  const within = (r, box) => r.left >= box.left - EPS && r.right <= box.right + EPS;
+  const name = e => {
+    const classes = [...e.classList].filter(c => /^(widget-|jupyter-matplotlib|nbdiag-)/.test(c)).slice(0, 2);
+    const text = (e.innerText || '').trim().replace(/\s+/g, ' ').slice(0, 40);
+    return (classes.join('.') || e.tagName.toLowerCase()) + (text ? ` "${text}"` : '');
+  };
+  const problems = [];
+  const counts = {outputs: 0, figures: 0, findings: 0, columns: 0, controls: 0};
+  const outputs = [...document.querySelectorAll('.jp-OutputArea-output')].filter(o => o.querySelector('.jupyter-widgets'));
+  for (const [n, output] of outputs.entries()) {
+    counts.outputs++;
+    const o = rect(output);
+    const flag = (e, message) => problems.push({
+      message: `output ${n + 1}: ${message}`,
+      controls: !!(e.closest('.nbdiag-controls') || e.querySelector('.nbdiag-controls')),
+    });
+    // every figure, canvas and widget box inside the notebook column
+    for (const e of output.querySelectorAll('.jupyter-widgets, .jupyter-matplotlib-figure, canvas')) {
+      const r = rect(e);
+      if (e.matches('.jupyter-matplotlib-figure')) counts.figures++;
+      if (shown(r) && !within(r, o))
+        flag(e, `${name(e)} spans x ${px(r.left)}..${px(r.right)}, wider than the output's ${px(o.left)}..${px(o.right)}`);
+    }
+    // no text cut off: descriptions, readouts, buttons (ellipsis), picture titles, status, findings, tables
+    for (const e of output.querySelectorAll('.widget-label, .widget-readout, button, .widget-html-content, ' +
+                                            '.widget-html-content *')) {
+      if (shown(rect(e)) && e.scrollWidth > e.clientWidth + 1)
+        flag(e, `${name(e)} is cut: ${e.scrollWidth} px of it in ${e.clientWidth} px`);
+    }
+    // every control inside its controls box
+    for (const box of output.querySelectorAll('.nbdiag-controls')) {
+      counts.controls++;
+      for (const e of box.querySelectorAll('.jupyter-widgets'))
+        if (shown(rect(e)) && !within(rect(e), rect(box))) flag(e, `${name(e)} sticks out of its controls box`);
+    }
+    // a comparison's columns: side by side (or one under the other) without overlapping, their contents inside them
+    const rows = new Set([...output.querySelectorAll('.nbdiag-column')].map(c => c.parentElement));
+    for (const row of rows) {
+      const columns = [...row.children].filter(c => c.matches('.nbdiag-column'));
+      counts.columns += columns.length;
+      for (const [i, column] of columns.entries()) {
+        const c = rect(column);
+        for (const other of columns.slice(i + 1)) {
+          const d = rect(other);
+          const overlap = [Math.min(c.right, d.right) - Math.max(c.left, d.left),
+                           Math.min(c.bottom, d.bottom) - Math.max(c.top, d.top)];
+          if (overlap[0] > EPS && overlap[1] > EPS)
+            flag(column, `columns ${name(column)} and ${name(other)} overlap by ${px(overlap[0])} px`);
+        }
+        for (const e of column.querySelectorAll('*')) {
+          const r = rect(e);
+          if (shown(r) && !within(r, c))
+            flag(e, `${name(e)} spills out of its column ${px(c.left)}..${px(c.right)} to ${px(r.left)}..${px(r.right)}`);
+        }
+      }
+    }
+    // the findings (and the tables) wrap between words: by the CSS of their text, and in fact, line by line
+    for (const text of output.querySelectorAll('.nbdiag-findings, .nbdiag-tables')) {
+      if (text.matches('.nbdiag-findings')) counts.findings++;
+      const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+      const range = document.createRange();
+      for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+        const s = getComputedStyle(t.parentElement);
+        if (t.data.trim() && (s.wordBreak !== 'normal' || s.overflowWrap !== 'normal'))
+          flag(t.parentElement, `${name(t.parentElement)} may break words: word-break ${s.wordBreak}, ` +
+                                `overflow-wrap ${s.overflowWrap}`);
+        let last = null, top = null;  // the last character laid out, and the top of its line
+        for (let i = 0; i < t.data.length; i++) {
+          range.setStart(t, i);
+          range.setEnd(t, i + 1);
+          const boxes = range.getClientRects();
+          if (!boxes.length) continue;
+          if (top !== null && boxes[0].top > top + 1 && /\w/.test(t.data[last]) && /\w/.test(t.data[i]))
+            flag(text, `${name(text)} breaks a line mid-word: ` +
+                       `"${t.data.slice(Math.max(0, last - 15), last + 1)} / ${t.data.slice(i, i + 15)}"`);
+          last = i;
+          top = boxes[0].top;
+        }
+      }
+    }
+  }
+  return {problems, counts};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920, 800])
+def test_the_layout_fits_the_notebook_column(open_notebook, artifacts, width):
+    """At a projector's 1280 px and a desktop's 1920 px, a dashboard with every view and the playground's comparison
+    stay inside their cells' output: no figure wider than the notebook column, no control, title or readout cut,
+    the comparison's columns side by side without overlapping, and the findings wrapped between words. In a narrow
+    800 px window (JupyterLab's file browser open: a 370 px column) the controls still fit: their rows wrap, and
+    the comparison's columns go one under the other; there the figures do not fit, ipympl's are of fixed size.
+
+    The pages are in test-artifacts/layout/<width>.png."""
+    nb = open_notebook(LAYOUT, viewport=(width, 1000))
+    nb.run_all()
+    assert len(nb.wait_for_figures()) == 5 + 4  # the dashboard's five views, the comparison's four
+    nb.wait_for_output("trained 300 steps")
+    nb.page.evaluate("() => document.fonts.ready.then(() => null)")
+    nb.page.wait_for_timeout(500)  # ipympl sizes a canvas once it has shown
+    layouts = [nb.page.evaluate(LAYOUT_JS)]
+    # then the whole notebook in one screenshot, and measured again: its layout does not depend on the height
+    height = nb.page.evaluate("""() => {
+        const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
+        const last = [...scroller.querySelectorAll('.jp-Cell')].pop();
+        return last.getBoundingClientRect().bottom + scroller.scrollTop + 40; }""")
+    nb.page.set_viewport_size({"width": width, "height": round(height)})
+    nb.page.wait_for_timeout(500)
+    (artifacts / "layout").mkdir(exist_ok=True)
+    nb.screenshot(f"layout/{width}")
+    layouts.append(nb.page.evaluate(LAYOUT_JS))
+    for layout in layouts:
+        assert layout["counts"] == {"outputs": 2, "figures": 9, "findings": 3, "columns": 6, "controls": 3}
+        problems = [p["message"] for p in layout["problems"] if p["controls"] or width >= 1280]
+        assert not problems, f"at {width} px:\n" + "\n".join(problems)
+    assert nb.cell_errors() == []

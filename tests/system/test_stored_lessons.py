@@ -45,13 +45,17 @@ name => {  // JupyterLab 4 trusts cell by cell: the notebook is trusted when eve
 BROKEN = ("Error displaying widget", "model not found", "Loading widget", "Dashboard(children", "Comparison(children")
 
 
-FIGURE_CELL = re.compile(r"\b(Dashboard|Comparison)\(|\bplots\.plot_")  # a cell that shows a figure or a dashboard
+FIGURE_CELL = re.compile(
+    r"\b(Dashboard|Comparison|GainSweep)\(|\bplots\.plot_"
+)  # a cell that shows a figure or a dashboard
 
 
 def stored_pictures(nb):
     """How many pictures each cell stores (image/png outputs), by cell index; at least one per figure cell."""
     counts = [sum("image/png" in o.get("data", {}) for o in cell.get("outputs", [])) for cell in nb.cells]
-    missing = [i for i, cell in enumerate(nb.cells) if FIGURE_CELL.search(cell.source) and not counts[i]]
+    missing = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and FIGURE_CELL.search(c.source) and not counts[i]
+    ]
     assert not missing, f"figure or dashboard cells {missing} store no picture (image/png)"
     return counts
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Why does a deep network train — or not?
 #
-# A short course in ten notebooks. Each one takes a single idea from the lesson *"Visualizing the
+# A short course in twelve notebooks. Each one takes a single idea from the lesson *"Visualizing the
 # activation, gradients, gradient to data ratio and update to data distributions"* and lets you see
 # it happen inside a real network: one idea per notebook, a few minutes of reading, then a widget
 # to play with.
@@ -26,6 +26,8 @@
 # | 8 | [Batch normalization](08_batchnorm.ipynb) | How does batch norm make all of this far less fragile? |
 # | 9 | [Playground](09_playground.ipynb) | Every knob at once, and two networks side by side. |
 # | 10 | [Your own model](10_your_own_model.ipynb) | The same pictures and health verdicts for any torch.nn model, over training time, and next to the theory. |
+# | 11 | [Why 5/3](11_why_5_3.ipynb) | Where does 5/3 come from, and what gain suits ReLU, GELU or sigmoid? A sweep of the gain through 50 layers. |
+# | 12 | [After batchnorm](12_after_batchnorm.ipynb) | What do residual connections and Adam change in a 50-layer network? |
 #
 # Do them in order: each builds on the pictures of the one before.
 

@@ -14,7 +14,7 @@ from nbdiag.widgets import Dashboard
 live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
 data = load_dataset()
-run = train(Config(gain=5/3, tanh=False), data)
+run = train(Config(gain=5/3, activation="linear"), data)
 
 # %% [markdown]
 # ## Forward pass
@@ -72,17 +72,17 @@ print(stats.format_gradient_table(stats.gradient_stats(run)))
 # %% [markdown]
 # ## Explore
 #
-# Start with tanh off. Set the gain to 1, then to 0.5. Then tick *tanh* back on.
+# Start with no activation (*linear*). Set the gain to 1, then to 0.5. Then pick *tanh* again.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-Dashboard(controls=["gain", "tanh"], views=["activations", "gradients"], dataset=data, gain=5/3, tanh=False)
+Dashboard(controls=["gain", "activation"], views=["activations", "gradients"], dataset=data, gain=5/3, activation="linear")
 
 # %% [markdown]
 # ## Try it yourself
 #
-# 1. With tanh off, which gain keeps every layer's std close to 1? What do the gradients do then?
-# 2. With tanh off and gain 0.5, predict the std of layer 4's output before you look.
+# 1. With no activation, which gain keeps every layer's std close to 1? What do the gradients do then?
+# 2. With no activation and gain 0.5, predict the std of layer 4's output before you look.
 #
 # <details><summary>A hint</summary>
 #

@@ -6,7 +6,7 @@
 # Training changes the *parameters*, not the activations. So look at them directly: each weight
 # matrix, its gradient, and how big the gradient is **compared with the weights themselves**:
 #
-# $$\text{grad:data} = \frac{\operatorname{std}(\text{gradient})}{\operatorname{std}(\text{weights})}$$
+# > **grad:data = std(gradient) / std(weights)**
 #
 # SGD changes a weight by the learning rate times its gradient, so a gradient that is large relative to
 # its weights means those weights will change a lot relative to their size. We look at the 2-D

@@ -6,7 +6,7 @@
 # The grad:data ratio of lesson 6 ignores the learning rate. What a training step really does to a
 # weight matrix is add *learning rate × gradient* to it, so the number that matters is
 #
-# $$\text{update:data} = \frac{\operatorname{std}(\text{lr} \times \text{gradient})}{\operatorname{std}(\text{weights})}$$
+# > **update:data = std(lr × gradient) / std(weights)**
 #
 # measured at every step for every weight matrix. It says what fraction of its own size a matrix
 # changes by in one step. We plot its log10, with a black line at −3: **a ratio of about 1/1000 is a

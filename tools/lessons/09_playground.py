@@ -9,9 +9,11 @@
 # | knob | what it changes | seen in lesson |
 # |---|---|---|
 # | **gain** | the factor on every Linear weight at initialization (type `5/3` into its box) | 1–4 |
-# | **lr** | the SGD learning rate | 7, 8 |
+# | **activation** | the non-linearity: tanh, relu, gelu, sigmoid, or linear (none: the linear sandwich) | 5, 11 |
+# | **learning rate** | the size of each step | 7, 8 |
+# | **optimizer** | sgd (the lecture's) or adam (a step size per weight) | 12 |
 # | **batch norm** | a BatchNorm layer after every Linear layer | 8 |
-# | **tanh** | the non-linearity; off gives the linear sandwich | 5 |
+# | **residual** | every hidden block adds its input to its output: x + f(x) | 12 |
 # | **fan_in scaling** | dividing initial weights by √fan_in | 7 |
 # | **depth**, **n_hidden** | the number of hidden layers and the neurons in each | 4 |
 # | **steps** | how long to train; 1 shows the network at initialization | 6, 7 |

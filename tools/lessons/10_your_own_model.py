@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Lesson 10 · Your own model
 #
-# *[Start page](00_start_here.ipynb) · previous: [lesson 9, playground](09_playground.ipynb)*
+# *[Start page](00_start_here.ipynb) · previous: [lesson 9, playground](09_playground.ipynb) · next: [lesson 11, why 5/3](11_why_5_3.ipynb)*
 #
 # Everything so far looked inside nbdiag's own from-scratch network. Your own networks are built
 # from `torch.nn` modules and trained with an optimizer such as Adam. `nbdiag.watch` puts the same
@@ -286,3 +286,5 @@ Dashboard(controls=["gain", "lr"], views=["activations", "update_ratios"], datas
 # things change fastest, and only now and then later.
 #
 # </details>
+#
+# Next: **[lesson 11](11_why_5_3.ipynb)**: where 5/3 comes from, and the gains of other activations.

@@ -91,10 +91,16 @@ def free_port():
 
 
 class JupyterLab:
-    """A token-less `jupyter lab` on a free localhost port, serving a temporary folder, with its own settings."""
+    """A token-less `jupyter lab` on a free localhost port, serving a temporary folder, with its own settings.
 
-    def __init__(self, workdir):
+    By default it runs on this Python, and its kernels import this checkout's nbdiag. With `python` (another
+    environment's interpreter, e.g. a venv's bin/python) it runs on that one instead, and its kernels import
+    only what that environment has installed (no PYTHONPATH): its own nbdiag, and no ipympl if it has none.
+    """
+
+    def __init__(self, workdir, python=None):
         self.workdir = Path(workdir)
+        self.python = Path(python) if python is not None else None
         self.root = self.workdir / "notebooks"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -117,11 +123,14 @@ class JupyterLab:
             JUPYTERLAB_WORKSPACES_DIR=str(self.workdir / "workspaces"),  # no layout restored from an earlier run
             IPYTHONDIR=str(self.workdir / "ipython"),
             JUPYTER_PLATFORM_DIRS="1",
-            # the kernel imports this checkout's nbdiag, installed or not
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         )
+        if self.python is None:  # the kernel imports this checkout's nbdiag, installed or not
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        else:  # the other environment's own packages only, and its commands first
+            env.pop("PYTHONPATH", None)
+            env["PATH"] = os.pathsep.join([str(self.python.parent), env.get("PATH", os.defpath)])
         command = [
-            sys.executable,
+            str(self.python or sys.executable),
             "-m",
             "jupyter",
             "lab",

@@ -1,0 +1,191 @@
+"""Why 5/3: a sweep of the initial gain through deep stacks of one activation, at initialization, forward only.
+
+The network is the bare question: `depth` hidden layers of `n_hidden` units, each a Linear (randn weights /
+sqrt(fan_in) x gain, no bias) and the activation, fed one batch of standard normal inputs. For every gain
+it records each layer's output std and saturated share. The first d layers of the deepest network are
+the network of depth d (its weights are drawn first, in the same order), so one pass of the deepest network
+per gain answers every depth; and all gains go through together, as one batch of batches.
+
+It computes in float64, so that every CPU prints the same numbers. A tanh stack above gain 1 is chaotic: a
+difference in the last bit grows layer by layer (at gain 3 about 1.3 times a layer), and in float32, whose
+randn itself differs in the last bit between CPU kernels, the 50th layer's std then differs in its third digit
+from CPU to CPU. In float64 the same growth leaves the printed digits alone.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from .layers import ACTIVATIONS, GAINS
+from .stats import histogram, saturated
+from .train import one_thread
+
+# 0.1 to 4 in steps of 0.1, and each activation's calculate_gain exactly (5/3, √2)
+GAINS_SWEPT = tuple(sorted({round(0.1 * k, 1) for k in range(1, 41)} | {value for _, value in GAINS.values()}))
+DEPTHS = (5, 20, 50)  # the lecture's depth, and two that only a good gain survives
+SWEPT = ("tanh", "relu", "gelu", "sigmoid", "linear")  # the activations a sweep takes: layers.ACTIVATIONS and none
+N_HIDDEN = 100  # units per layer, as in the lecture
+BATCH = 100  # inputs in the one batch: 10,000 values per layer, enough for a std and a share to 1%
+SEED = 2147483647  # the lecture's generator seed
+DTYPE = torch.float64  # the same numbers on every CPU (see above)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Each hidden layer's output std and saturated share at initialization, for every gain."""
+
+    activation: str
+    gains: tuple  # (G,)
+    depths: tuple  # the depths whose last hidden layer the pictures follow
+    std: torch.Tensor  # (max depth, G): row d - 1 is hidden layer d's output std
+    saturated: torch.Tensor  # (max depth, G): percent of hidden layer d's outputs on the activation's flat part
+
+    @property
+    def suited_gain(self):
+        """torch.nn.init.calculate_gain's gain for the activation, as written and its value: ('5/3', 1.667)."""
+        return GAINS[self.activation]
+
+    @property
+    def suited_label(self):
+        """Where that gain comes from, in words: "calculate_gain('tanh') = 5/3"."""
+        label, _ = self.suited_gain
+        if self.activation == "gelu":  # torch.nn.init.calculate_gain("gelu") raises: it has no value for GELU
+            return f"ReLU's {label} (calculate_gain has no GELU)"
+        return f"calculate_gain('{self.activation}') = {label}"
+
+    def at_depth(self, depth):
+        """(std, saturated percent) of the last hidden layer of the `depth`-layer network, one per gain."""
+        return self.std[depth - 1], self.saturated[depth - 1]
+
+
+def _activation(activation):
+    """The from-scratch activation layer, or None for "linear" (no activation at all)."""
+    if activation not in SWEPT:
+        raise ValueError(f"activation must be one of {', '.join(SWEPT)}, got {activation!r}")
+    return ACTIVATIONS[activation]() if activation in ACTIVATIONS else None
+
+
+def measure(x, activation):
+    """(std, saturated percent) of hidden-layer outputs x over their last two dims: (..., B, n_hidden) -> (...,).
+
+    A linear layer has no flat part: none of its outputs is saturated."""
+    layer = _activation(activation)
+    if layer is None:
+        share = torch.zeros(x.shape[:-2], dtype=x.dtype)
+    else:
+        share = saturated(x, type(layer).__name__).to(x.dtype).mean(dim=(-2, -1)) * 100
+    return x.std(dim=(-2, -1)), share
+
+
+def across_examples(x):
+    """How much hidden-layer outputs x still depend on the input: each unit's std over the batch, averaged over the
+    units. (..., B, n_hidden) -> (...,). A layer whose every unit gives one value whatever the input has 0 here, however
+    large its std over all values (which includes the differences between units)."""
+    return x.std(dim=-2).mean(dim=-1)
+
+
+def _weights(depth, n_hidden, seed):
+    """The deepest network's inputs and weights (randn / sqrt(fan_in), as layers.Linear's), drawn in layer order."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(BATCH, n_hidden, generator=g, dtype=DTYPE)  # (B, n_hidden)
+    weights = [torch.randn(n_hidden, n_hidden, generator=g, dtype=DTYPE) / n_hidden**0.5 for _ in range(depth)]
+    return inputs, weights  # weights: depth x (n_hidden, n_hidden)
+
+
+def sweep(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN, seed=SEED):
+    """The Sweep of `activation` ("tanh", "relu", "gelu", "sigmoid" or "linear") over `gains` up to max(depths)."""
+    layer = _activation(activation)
+    inputs, weights = _weights(max(depths), n_hidden, seed)
+    stds, shares = [], []
+    with one_thread(), torch.no_grad():
+        gain = torch.tensor(gains, dtype=DTYPE).view(-1, 1, 1)  # (G, 1, 1)
+        x = inputs.expand(len(gains), -1, -1)  # (G, B, n_hidden): the same batch for every gain
+        for w in weights:
+            x = x @ (w * gain)  # (G, B, n_hidden): each gain's own weights, as the lecture's `weight *= gain`
+            if layer is not None:
+                x = layer(x)
+            std, share = measure(x, activation)
+            stds.append(std)
+            shares.append(share)
+    return Sweep(activation, tuple(gains), tuple(depths), torch.stack(stds), torch.stack(shares))
+
+
+def layer_outputs(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
+    """Each hidden layer's output for one gain, in the same network as the sweep's: a list of (B, n_hidden)."""
+    layer = _activation(activation)
+    inputs, weights = _weights(depth, n_hidden, seed)
+    outputs, x = [], inputs
+    with one_thread(), torch.no_grad():
+        for w in weights:
+            x = x @ (w * gain)  # (B, n_hidden)
+            if layer is not None:
+                x = layer(x)
+            outputs.append(x)
+    return outputs
+
+
+def shown_layers(depth):
+    """The hidden layers a picture of a `depth`-layer network shows: about five, from the first to the last."""
+    step = max(1, depth // 4)
+    return sorted({1, *range(step, depth + 1, step), depth})
+
+
+def histograms(activation, gain, depth, layers=None, outputs=None, **network):
+    """stats.Histogram records of some hidden layers' outputs (default: shown_layers(depth)), for
+    plots.plot_activations; `outputs` from layer_outputs saves the forward pass."""
+    outputs = outputs if outputs is not None else layer_outputs(activation, gain, depth, **network)
+    return [histogram(outputs[d - 1], f"layer {d}") for d in layers or shown_layers(depth)]
+
+
+# -- numbers in words, the same on every CPU: two significant digits
+
+
+def gain_label(gain):
+    """'5/3' or '√2' for calculate_gain's values (and a slider's 1.67 or 1.41 that means them), else '1.37'."""
+    named = {round(value, 2): label for label, value in GAINS.values()}
+    return named.get(round(gain, 2), f"{gain:.2f}".rstrip("0").rstrip("."))
+
+
+def format_std(std):
+    """A std in two significant digits: '0.074', '0.50', '3.0', '31', '153', '8.7e-05', '1.2e+03'."""
+    if std == 0 or not 0.01 <= abs(std) < 1000:
+        return f"{std:.1e}" if std else "0"
+    return f"{std:#.2g}".rstrip(".") if abs(std) < 100 else f"{std:.0f}"  # '#' keeps the zero of 0.50
+
+
+def format_share(percent):
+    """A saturated share in two significant digits: '0.0%', '3.6%', '40%'."""
+    return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
+
+
+def describe(activation, gain, depth, std, share):
+    """One line on one network: 'tanh, gain 5/3, depth 50: last layer's std 0.63, 3.6% saturated'."""
+    flat = "no flat part" if activation == "linear" else f"{format_share(share)} saturated"
+    return f"{activation}, gain {gain_label(gain)}, depth {depth}: last layer's std {format_std(std)}, {flat}"
+
+
+def format_table(sweep, gains, depths=None):
+    """The last hidden layer's std and saturated share at each of `gains` (rows) and `depths` (columns)."""
+    depths = depths or sweep.depths
+    lines = [f"{sweep.activation}: last hidden layer at initialization, std and saturated share"]
+    lines.append(f"{'gain':>6}" + "".join(f"{f'depth {d}':>19}" for d in depths))
+    for gain in gains:
+        i = min(range(len(sweep.gains)), key=lambda k: abs(sweep.gains[k] - gain))  # the swept gain nearest
+        cells = []
+        for d in depths:
+            std, share = (t[i].item() for t in sweep.at_depth(d))
+            cells.append(f"{format_std(std):>10} {format_share(share):>8}")
+        lines.append(f"{gain_label(sweep.gains[i]):>6}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def format_layers(activation, gain, depth, layers=None):
+    """Some hidden layers of one network (default: shown_layers(depth)), a line each: std, std across examples
+    (see across_examples) and saturated share."""
+    outputs = layer_outputs(activation, gain, depth)
+    lines = [f"{activation}, gain {gain_label(gain)}: std, std across examples, saturated"]
+    for d in layers or shown_layers(depth):
+        std, share = (t.item() for t in measure(outputs[d - 1], activation))
+        spread = across_examples(outputs[d - 1]).item()
+        lines.append(f"layer {d:>2}: {format_std(std):>8} {format_std(spread):>9} {format_share(share):>6}")
+    return "\n".join(lines)
