@@ -1,5 +1,6 @@
-"""Every stored lesson shows its pictures before any kernel runs: in JupyterLab, trusted or not, and as nbconvert's
-HTML offline, at 1280 and 1920 px; each picture fits its cell. Screenshots go to test-artifacts/stored/."""
+"""Every stored lesson shows its pictures before any kernel runs: in JupyterLab, trusted or not, in Notebook 7, and
+as nbconvert's HTML offline, at 1280 and 1920 px; each picture fits its cell. Screenshots go to
+test-artifacts/stored/."""
 
 import io
 import json
@@ -129,6 +130,28 @@ def test_jupyterlab_shows_every_stored_picture(jupyter_lab, chromium, tmp_path, 
             assert page.evaluate(TRUSTED_JS, name) is trusted, f"{path.name} did not open {mode}"
             check_page(page, nb, f"{path.name}, JupyterLab, {mode}, {width} px")
             page.locator(".jp-NotebookPanel").screenshot(path=SHOT / f"lab_{mode}_{width}_{path.stem}.png")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_notebook_7_shows_every_stored_picture(jupyter_lab, chromium, width):
+    """Jupyter Notebook 7, served by the same server as JupyterLab: each lesson in its own page, untrusted."""
+    SHOT.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": width, "height": 1000})
+    try:
+        for path in LESSONS:
+            nb = nbformat.read(path, as_version=4)
+            name = jupyter_lab.add_notebook(path)
+            page = context.new_page()
+            page.goto(f"{jupyter_lab.url}/notebooks/{name}")
+            page.wait_for_function(
+                "n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n", arg=len(nb.cells)
+            )
+            page.evaluate("() => Promise.all([...document.images].map(img => img.decode().catch(() => null)))")
+            check_page(page, nb, f"{path.name}, Notebook 7, {width} px")
+            page.screenshot(path=SHOT / f"notebook7_{width}_{path.stem}.png")
+            page.close()
     finally:
         context.close()
 
