@@ -38,6 +38,13 @@ def saturation_over_time(run):
     return "\n".join(f"{r.saturated[0]:.2f} {r.saturated[-1]:.2f}" for r in stats.activations_over_time(run))
 
 
+def fifty_layers(run):
+    """Lesson 12's table row of a 50-layer network."""
+    out, grad = stats.activation_stats(run), stats.gradient_stats(run)
+    spread = ", ".join(f"{out[i].std:.2f}" for i in (0, 24, 49))
+    return f"{spread} | {out[49].saturated:.0f}% | {grad[0].std / grad[49].std:.3g}x"
+
+
 # (the run, what its lesson prints from it), as the lesson's cells print it
 STORED = {
     "lesson 6, 1001 steps": (
@@ -53,6 +60,17 @@ STORED = {
     ),
     "lesson 8, lr 1.0": (dict(config=Config(batchnorm=True, lr=1.0, steps=1001)), update_ratios),
     "lesson 10, tanh over time": (dict(config=Config(steps=500), snapshots=10), saturation_over_time),
+    # lesson 12: one step, but through 50 layers, whose gradients may grow a last-bit change on the way back
+    **{
+        f"lesson 12, 50 layers, {name}": (dict(config=Config(depth=50, gain=1, **setup)), fifty_layers)
+        for name, setup in {
+            "plain": dict(),
+            "residual": dict(residual=True),
+            "batchnorm": dict(batchnorm=True),
+            "residual + batchnorm": dict(residual=True, batchnorm=True),
+        }.items()
+    },
+    "lesson 12, adam": (dict(config=Config(optimizer="adam", lr=0.001)), update_ratios),
 }
 
 
