@@ -277,7 +277,13 @@ VIEWS = tuple(name for name, view in ALL_VIEWS.items() if not view.needs_snapsho
 
 
 def _kernel_loop():
-    """The event loop of the Jupyter kernel running this callback, or None (a script, a test)."""
+    """The event loop of the Jupyter kernel running this callback, or None (a script, a test).
+
+    Only a kernel's: another running loop (Playwright's sync API runs one in the caller's thread, so does an
+    asyncio script) never calls back to run the queued change."""
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:  # IPython's terminal shell has no kernel
+        return None
     try:
         return asyncio.get_running_loop()
     except RuntimeError:

@@ -7,8 +7,6 @@ import re
 import subprocess
 import sys
 
-import matplotlib.pyplot as plt
-import pytest
 import torch
 
 import nbdiag.widgets
@@ -87,14 +85,6 @@ def test_tables_print_non_finite_statistics_as_words():
 
 
 # -- the dashboard
-
-
-@pytest.fixture
-def ipympl_backend():
-    before = plt.get_backend()
-    plt.switch_backend("module://ipympl.backend_nbagg")
-    yield
-    plt.switch_backend(before)
 
 
 def test_a_failed_redraw_leaves_the_whole_panel_on_the_run_before(dataset, monkeypatch, ipympl_backend):

@@ -96,38 +96,10 @@ def test_in_colab_without_ipympl_inline_figures(shell, monkeypatch, capsys):
     assert capsys.readouterr().out == INSTALL_IPYMPL + "\n"
 
 
-@pytest.fixture
-def kernel():
-    """A real IPython kernel running this repository's nbdiag."""
-    from jupyter_client.manager import start_new_kernel
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(ROOT), env=env)
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
-
-
-def execute(client, code, timeout=120):
-    """Run code in the kernel; its printed output, or an error."""
-    msg_id, out = client.execute(code), []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            raise AssertionError("\n".join(msg["content"]["traceback"]))
-        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return "".join(out)
-
-
 def test_in_a_kernel_without_ipympl_the_dashboard_draws_pngs(kernel):
     """A real kernel where ipympl cannot be imported (None in sys.modules: find_spec finds nothing, import fails):
     the first cell chooses inline and says so, and a dashboard's pictures are PNGs in Image widgets."""
-    printed = execute(
-        kernel,
+    printed = kernel.run(
         "import sys; sys.modules['ipympl'] = None\n"
         "import matplotlib, nbdiag\n"
         "live = nbdiag.live_figures()\n"
@@ -137,8 +109,7 @@ def test_in_a_kernel_without_ipympl_the_dashboard_draws_pngs(kernel):
     assert line == INSTALL_IPYMPL
     live, backend = result.split(" ", 1)
     assert live == "False" and "inline" in backend
-    images = execute(
-        kernel,
+    images = kernel.run(
         "import ipywidgets as W\n"
         "from nbdiag.widgets import Dashboard\n"
         "d = Dashboard(controls=['gain'], views=['activations'], gain=5/3)\n"

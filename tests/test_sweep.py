@@ -214,14 +214,6 @@ def test_the_gain_marker_moves_in_place():
 
 
 @pytest.fixture
-def ipympl_backend():
-    before = plt.get_backend()
-    plt.switch_backend("module://ipympl.backend_nbagg")
-    yield
-    plt.switch_backend(before)
-
-
-@pytest.fixture
 def counted(monkeypatch):
     """The activations nbdiag.sweep.sweep is called for, in order."""
     calls, original = [], nbdiag.sweep.sweep
@@ -312,7 +304,7 @@ def test_a_failing_change_shows_in_the_widget_and_the_next_clears_it(ipympl_back
     g.close()
 
 
-def test_in_a_kernel_a_drag_of_the_gain_redraws_once_with_the_latest_value(ipympl_backend, monkeypatch):
+def test_in_a_kernel_a_drag_of_the_gain_redraws_once_with_the_latest_value(ipympl_backend, monkeypatch, in_a_kernel):
     async def main():
         g = GainSweep()
         shown = []

@@ -341,7 +341,7 @@ def test_the_status_line_says_when_a_run_diverged(dataset):
     assert not d.errors.outputs  # the pictures draw the finite values that are left
 
 
-def test_rapid_changes_in_the_kernel_run_once_with_the_latest_values(dataset, trained):
+def test_rapid_changes_in_the_kernel_run_once_with_the_latest_values(dataset, trained, in_a_kernel):
     async def main():
         d = Dashboard(views=["activations"], dataset=dataset)
         trained.clear()
@@ -359,7 +359,7 @@ def test_rapid_changes_in_the_kernel_run_once_with_the_latest_values(dataset, tr
     asyncio.run(main())
 
 
-def test_long_runs_go_at_once_with_a_progress_bar_and_sliders_wait_for_release(dataset, trained, capfd):
+def test_long_runs_go_at_once_with_a_progress_bar_and_sliders_wait_for_release(dataset, trained, capfd, in_a_kernel):
     async def main():
         d = Dashboard(views=["update_ratios"], dataset=dataset)
         assert d.controls["gain"].continuous_update and not d.controls["steps"].continuous_update
@@ -373,7 +373,7 @@ def test_long_runs_go_at_once_with_a_progress_bar_and_sliders_wait_for_release(d
 
 
 @pytest.mark.parametrize("in_kernel", [False, True])
-def test_an_exception_in_a_callback_shows_in_the_widget(dataset, monkeypatch, in_kernel):
+def test_an_exception_in_a_callback_shows_in_the_widget(dataset, monkeypatch, in_kernel, request):
     def failing_train(config, dataset=None, progress=None, **options):
         raise RuntimeError("the kernel ran out of memory")
 
@@ -395,6 +395,7 @@ def test_an_exception_in_a_callback_shows_in_the_widget(dataset, monkeypatch, in
         assert d.session.config == Config(gain=3.0, batchnorm=True) and not d.errors.outputs
 
     if in_kernel:
+        request.getfixturevalue("in_a_kernel")
         asyncio.run(main())
     else:  # no event loop around: each change runs at once
         with pytest.raises(StopIteration):
@@ -442,33 +443,6 @@ def test_other_backends_get_a_png_that_changes_with_the_run(dataset):
     assert bytes(image.value).startswith(b"\x89PNG") and bytes(image.value) != before
 
 
-@pytest.fixture
-def kernel():
-    """A real IPython kernel, running this repository's nbdiag, driven as a page would drive it."""
-    from jupyter_client.manager import start_new_kernel
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(ROOT), env=env)
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
-
-
-def execute(client, code, timeout=120):
-    """Run code in the kernel; its printed output, or an error."""
-    msg_id, out = client.execute(code), []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            raise AssertionError("\n".join(msg["content"]["traceback"]))
-        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return "".join(out).strip()
-
-
 def set_from_page(client, model_id, value):
     """Send what the page sends when a control is moved; returns the message."""
     msg = client.session.msg(
@@ -479,8 +453,7 @@ def set_from_page(client, model_id, value):
 
 
 def test_in_a_kernel_a_burst_of_slider_messages_runs_the_latest_value_only(kernel):
-    execute(
-        kernel,
+    kernel.run(
         "%matplotlib widget\n"
         "import nbdiag.session\nfrom nbdiag.widgets import Dashboard\n"
         "runs, _train = [], nbdiag.session.train\n"
@@ -489,33 +462,31 @@ def test_in_a_kernel_a_burst_of_slider_messages_runs_the_latest_value_only(kerne
         "    return _train(config, *args, **kw)\n"
         "nbdiag.session.train = recording_train\nd = Dashboard()\nruns.clear()",
     )
-    assert execute(kernel, "print(type(d.figures['activations'].canvas).__module__)") == "ipympl.backend_nbagg"
-    gain = execute(kernel, "print(d.controls['gain'].model_id)")
+    assert kernel.run("print(type(d.figures['activations'].canvas).__module__)") == "ipympl.backend_nbagg"
+    gain = kernel.run("print(d.controls['gain'].model_id)")
     for value in (0.5, 1.0, 2.0, 2.5, 3.0):  # a drag's messages, all sent before the first run is over
-        set_from_page(kernel, gain, value)
+        set_from_page(kernel.client, gain, value)
     for _ in range(600):
-        if execute(kernel, "print(runs[-1:] == [3.0] and d.session.pending is None)") == "True":
+        if kernel.run("print(runs[-1:] == [3.0] and d.session.pending is None)") == "True":
             break
         time.sleep(0.1)
-    runs = execute(kernel, "print(runs)")
+    runs = kernel.run("print(runs)")
     assert runs.endswith("3.0]") and len(eval(runs)) <= 2, runs  # the values in between merged: never run
     assert (
-        execute(kernel, "print(d.session.config.gain, '47.66%' in d.tables_html.value, d.errors.outputs)")
-        == "3.0 True ()"
+        kernel.run("print(d.session.config.gain, '47.66%' in d.tables_html.value, d.errors.outputs)") == "3.0 True ()"
     )
 
 
 def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
-    execute(
-        kernel,
+    kernel.run(
         "%matplotlib widget\nfrom nbdiag.widgets import Dashboard\n"
         "d = Dashboard(controls=['steps'], views=['update_ratios'])",
     )
-    steps, progress = execute(kernel, "print(d.controls['steps'].model_id, d.progress.model_id)").split()
-    sent = set_from_page(kernel, steps, PROGRESS_MIN_STEPS)["header"]["msg_id"]
+    steps, progress = kernel.run("print(d.controls['steps'].model_id, d.progress.model_id)").split()
+    sent = set_from_page(kernel.client, steps, PROGRESS_MIN_STEPS)["header"]["msg_id"]
     captured, bar, cleared = False, False, False
     while True:  # what the page receives while the change runs
-        msg = kernel.get_iopub_msg(timeout=300)
+        msg = kernel.client.get_iopub_msg(timeout=300)
         if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == progress:
             captured |= msg["content"]["data"]["state"].get("msg_id") == sent  # the Output takes this message's output
         if msg["msg_type"] == "display_data" and msg["parent_header"].get("msg_id") == sent:
@@ -528,7 +499,7 @@ def test_in_a_kernel_a_long_runs_progress_bar_shows_in_the_dashboard(kernel):
         ):
             break
     assert captured and bar and cleared  # shown in the Output while the run lasts, then cleared
-    assert execute(kernel, "print(d.session.config.steps, d.errors.outputs)") == f"{PROGRESS_MIN_STEPS} ()"
+    assert kernel.run("print(d.session.config.steps, d.errors.outputs)") == f"{PROGRESS_MIN_STEPS} ()"
 
 
 def test_health_findings_show_under_the_pictures_and_follow_changes(dataset):
