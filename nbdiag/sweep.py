@@ -92,18 +92,24 @@ def _weights(depth, n_hidden, seed):
     return inputs, weights  # weights: depth x (n_hidden, n_hidden)
 
 
+def _forward(activation, inputs, weights, gain):
+    """Each hidden layer's output in turn: x @ (w * gain), as the lecture's `weight *= gain`, then the activation."""
+    layer, x = _activation(activation), inputs
+    for w in weights:
+        x = x @ (w * gain)  # (..., B, n_hidden)
+        if layer is not None:
+            x = layer(x)
+        yield x
+
+
 def sweep(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN, seed=SEED):
     """The Sweep of `activation` ("tanh", "relu", "gelu", "sigmoid" or "linear") over `gains` up to max(depths)."""
-    layer = _activation(activation)
     inputs, weights = _weights(max(depths), n_hidden, seed)
     stds, shares = [], []
     with one_thread(), torch.no_grad():
-        gain = torch.tensor(gains, dtype=DTYPE).view(-1, 1, 1)  # (G, 1, 1)
-        x = inputs.expand(len(gains), -1, -1)  # (G, B, n_hidden): the same batch for every gain
-        for w in weights:
-            x = x @ (w * gain)  # (G, B, n_hidden): each gain's own weights, as the lecture's `weight *= gain`
-            if layer is not None:
-                x = layer(x)
+        gain = torch.tensor(gains, dtype=DTYPE).view(-1, 1, 1)  # (G, 1, 1): each gain its own weights
+        batches = inputs.expand(len(gains), -1, -1)  # (G, B, n_hidden): the same batch for every gain
+        for x in _forward(activation, batches, weights, gain):
             std, share = measure(x, activation)
             stds.append(std)
             shares.append(share)
@@ -112,16 +118,9 @@ def sweep(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN
 
 def layer_outputs(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
     """Each hidden layer's output for one gain, in the same network as the sweep's: a list of (B, n_hidden)."""
-    layer = _activation(activation)
     inputs, weights = _weights(depth, n_hidden, seed)
-    outputs, x = [], inputs
     with one_thread(), torch.no_grad():
-        for w in weights:
-            x = x @ (w * gain)  # (B, n_hidden)
-            if layer is not None:
-                x = layer(x)
-            outputs.append(x)
-    return outputs
+        return list(_forward(activation, inputs, weights, gain))
 
 
 def shown_layers(depth):

@@ -14,8 +14,9 @@ import nbformat
 import numpy as np
 import pytest
 import yaml
-from browser.harness import CHROMIUM, CHROMIUM_ARGS, require_browser
 from PIL import Image
+
+pytest_plugins = ["browser.harness"]  # fixtures: chromium (one per session)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -74,32 +75,19 @@ def site(tmp_path_factory):
     return out / "_build" / "html", warnings
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def is_local(url):
     parts = urlsplit(url)
     return parts.scheme in ("file", "data", "about", "blob") or parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 @pytest.fixture
-def open_page(browser):
+def open_page(chromium):
     """Opens a page of the site in a fresh context that lets no request leave the machine; returns the page and
     the list of the requests it blocked."""
     contexts = []
 
     def open_page(url, viewport=DESKTOP):
-        context = browser.new_context(viewport=viewport)
+        context = chromium.new_context(viewport=viewport)
         contexts.append(context)
         blocked = []
 

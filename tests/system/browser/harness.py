@@ -488,9 +488,12 @@ def jupyter_lab(tmp_path_factory):
         shutil.copy(lab.log_path, ARTIFACTS / "jupyterlab.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's headless Chromium under Playwright, with a throwaway profile."""
+    """Debian's headless Chromium under Playwright, with a throwaway profile.
+
+    One per test module, not per session: Playwright's sync API keeps an asyncio loop running in this thread while
+    it is started, and a later test module in the same worker (asyncio.run, the widgets) must not find it."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
