@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's nbdiag, installed or not
-from nbdiag.sweep import DEPTHS, GAINS_SWEPT, SWEPT, sweep  # noqa: E402
+from nbdiag.sweep import DEPTHS, GAINS_SWEPT, SWEPT, sweep_gains  # noqa: E402
 
 TARGET = 1.0  # seconds: a sweep should take less than this
 
@@ -33,11 +33,11 @@ def main(argv=None):
         f"{len(GAINS_SWEPT)} gains x depths {', '.join(map(str, DEPTHS))}, median of {args.repeats}"
     )
     for activation in SWEPT:
-        sweep(activation)  # warm-up: the first call pays for loading kernels
+        sweep_gains(activation)  # warm-up: the first call pays for loading kernels
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            sweep(activation)
+            sweep_gains(activation)
             times.append(time.perf_counter() - start)
         median = statistics.median(times)
         print(f"{activation:>8}: {median:.3f} s, {median / TARGET:.2f} of the {TARGET:g} s target")

@@ -24,8 +24,9 @@ matplotlib.use("module://ipympl.backend_nbagg")  # the lessons' backend; outside
 
 import numpy as np  # noqa: E402
 
+from nbdiag.activations import LESSON_GAINS  # noqa: E402
 from nbdiag.session import shared_dataset  # noqa: E402
-from nbdiag.widgets import LESSON_GAINS, Dashboard  # noqa: E402
+from nbdiag.widgets import Dashboard  # noqa: E402
 
 TARGET_MS = 150  # median at 1 step
 

@@ -10,7 +10,7 @@ from . import kernels
 from .data import DataError, load_dataset
 from .doctor import doctor
 from .stats import LESSON_DIGITS, tables
-from .train import KINDS, Config, ConfigError, expected, format_number, parse_number, train, valid
+from .train import TYPES, Config, ConfigError, expected, format_number, parse_number, train, valid
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,7 +23,7 @@ def _value(name):
 
     def parse(text):
         try:
-            value = parse_number(text, name) if KINDS[name] is float else KINDS[name](text)
+            value = parse_number(text, name) if TYPES[name] is float else TYPES[name](text)
         except (ConfigError, ValueError):
             value = None
         if not valid(name, value):

@@ -12,17 +12,15 @@ from dataclasses import dataclass
 import torch
 
 from . import stats
-from .layers import GAINS
+from .activations import FACTS, saturated
+from .bands import SATURATION_LIMIT, UPDATE_RATIO_TARGET, UPDATE_RATIO_TOLERANCE, Band, healthy_bands  # noqa: F401
 
-SATURATION_LIMIT = 10.0  # percent of outputs on a flat tail; gain 5/3 stays under it past layer 1, gain 3 is at 40%+
 DEAD_UNIT_LIMIT = 0.05  # fraction of a layer's units that are off (or saturated) for every example of the batch
 DEAD_UNIT_MIN_BATCH = 16  # with fewer examples a unit can be off for all of them by chance
 COLLAPSE_RATIO = 0.6  # output std below this fraction of the first watched layer's: the signal fades with depth
 GROWTH_RATIO = 2.0  # ... above this multiple of the first's: the signal blows up with depth
 GRADIENT_RATIO = 3.0  # gradient std this many times smaller (larger) than nearest the loss: vanishing (exploding)
 LAST_LAYER_FACTOR = 10.0  # the last weight's update:data this many times the median weight's: it learns far faster
-UPDATE_RATIO_TARGET = -3.0  # log10 update:data of the lesson's rule of thumb: each step changes a weight by ~1/1000
-UPDATE_RATIO_TOLERANCE = 1.0  # decades either side of the target before update:data counts as far from it
 RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
 SATURATING_KINDS = {"Tanh", "Sigmoid"}  # activations with flat tails, where saturation is a problem
 DEAD_UNIT_KINDS = {"Tanh", "Sigmoid", "ReLU", "GELU"}  # activations whose units can get stuck where no gradient passes
@@ -52,32 +50,6 @@ class Finding:
     severity: str  # 'error' (the run is broken) or 'warning' (it trains badly)
     value: float  # the number behind it, in the unit the message gives
     message: str  # one sentence a student understands
-
-
-@dataclass
-class Band:
-    """A range of a quantity that the lesson calls healthy, for plots to shade."""
-
-    low: float
-    high: float
-    what: str
-
-
-def healthy_bands():
-    """The healthy ranges: log10 update:data around the 1e-3 rule of thumb, saturation percent, tanh outputs."""
-    return {
-        "update_ratio": Band(
-            UPDATE_RATIO_TARGET - UPDATE_RATIO_TOLERANCE,
-            UPDATE_RATIO_TARGET + UPDATE_RATIO_TOLERANCE,
-            "log10 update:data: each step changes a weight by 1/10000 to 1/100 of its size",
-        ),
-        "saturation": Band(0.0, SATURATION_LIMIT, "percent of a layer's outputs on its activation's flat part"),
-        "tanh_output": Band(
-            -stats.SATURATION_THRESHOLD,
-            stats.SATURATION_THRESHOLD,
-            "tanh outputs where its slope is above 6% of the maximum",
-        ),
-    }
 
 
 def diagnose(run):
@@ -129,7 +101,7 @@ def diverging_status(losses, start, lr):
 def _suited_gain(run):
     """Which gain suits the run's activation: "5/3 suits tanh" (the lesson's, for a recording of any model)."""
     activation = run.config.activation if run.config is not None else "tanh"
-    return f"{GAINS[activation][0]} suits {activation}"
+    return FACTS[activation].suits
 
 
 def _lr_advice(run):
@@ -205,7 +177,7 @@ def _std(t):
 
 
 def _activations(run, overshot=False):
-    threshold = run.saturation
+    threshold = run.saturation_threshold
     layers = [l for l in stats.watched_layers(run) if torch.isfinite(l.out).all()]
     findings = []
     for layer in layers:
@@ -225,7 +197,7 @@ def _activations(run, overshot=False):
             )
         out = layer.out.reshape(layer.out.shape[0], -1)  # (batch, units)
         if (threshold is not None or layer.kind in DEAD_UNIT_KINDS) and out.shape[0] >= DEAD_UNIT_MIN_BATCH:
-            dead = stats.saturated(out, layer.kind, threshold).all(dim=0)  # (units,)
+            dead = saturated(out, layer.kind, threshold).all(dim=0)  # (units,)
             fraction = dead.float().mean().item()
             if fraction > DEAD_UNIT_LIMIT:
                 findings.append(

@@ -97,16 +97,12 @@ class Sigmoid(Activation):
         return self.out
 
 
-ACTIVATIONS = {"tanh": Tanh, "relu": ReLU, "gelu": GELU, "sigmoid": Sigmoid}  # Config.activation's choices
-# The gain that keeps a signal's size through layers of each, as written and its value: torch.nn.init.calculate_gain's
-# (it has none for GELU: √2 as for ReLU, which GELU resembles away from 0). "linear" is no activation at all.
-GAINS = {
-    "tanh": ("5/3", 5 / 3),
-    "relu": ("√2", 2**0.5),
-    "gelu": ("√2", 2**0.5),
-    "sigmoid": ("1", 1.0),
-    "linear": ("1", 1.0),
-}
+ACTIVATIONS = {
+    "tanh": Tanh,
+    "relu": ReLU,
+    "gelu": GELU,
+    "sigmoid": Sigmoid,
+}  # Config.activation's layers ("linear": none)
 
 
 class Add:

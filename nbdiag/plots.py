@@ -7,6 +7,8 @@ Called again on the same axes with records of the same layout, a plotter updates
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .bands import healthy_bands
+
 GUIDE_LOG10_RATIO = -3  # update:data of about 1e-3 is the lecture's rule of thumb
 WIDTH = 9  # inches of a new figure: a notebook column at 100 dpi (the lecture's 20 is wider than any page)
 
@@ -93,11 +95,9 @@ def mark_step(ax, step):
 
 
 def shade_healthy_bands(ax, kind):
-    """Shade health.healthy_bands()[kind] on ax and keep it in view: 'update_ratio' or 'saturation' (y ranges),
+    """Shade bands.healthy_bands()[kind] on ax and keep it in view: 'update_ratio' or 'saturation' (y ranges),
     'tanh_output' (x range); kind None removes the shading. Called again with the same kind it leaves the shading
     as it is: one band (two would darken it), the same artist (a redraw in place repaints nothing new)."""
-    from .health import healthy_bands
-
     bands = healthy_bands()
     if kind is not None and kind not in bands:
         raise ValueError(f"kind must be one of {', '.join(bands)}, got {kind!r}")
@@ -246,7 +246,7 @@ STD_WINDOW = (1e-3, 1e3)  # the std axis: a signal 1000 times weaker or stronger
 
 
 def plot_gain_sweep(sweep, ax=None, highlight=None, gain=None):
-    """Needs sweep.sweep(activation): the last hidden layer's output std (log y, STD_WINDOW) and saturated % (0 to 100)
+    """Needs sweep.sweep_gains(activation): the last hidden layer's output std (log y, STD_WINDOW) and saturated % (0 to 100)
     against the gain, one line per depth (depth `highlight` in bold), calculate_gain's value dashed, `gain` marked (see
     mark_gain). Pass two axes as ax, or get a new figure; redrawn on the same axes with the same depths it updates in
     place. Returns the two axes."""
@@ -269,7 +269,7 @@ def plot_gain_sweep(sweep, ax=None, highlight=None, gain=None):
         ax[0].set_title(f"{ax[0].get_title()} — {left_out} zero or non-finite values not drawn")
     _draw(ax[1], shares, f"{sweep.activation}: saturated (%)")
     ax[1].set_ylim(0, 100)  # every activation on one scale
-    label, (_, value) = sweep.suited_label, sweep.suited_gain
+    label, value = sweep.facts.gain_source, sweep.facts.gain
     for a in ax:
         for line in a.get_lines():
             if line.get_gid() == "series":

@@ -35,7 +35,9 @@ class RunRecord(Protocol):
 
     config: object  # the train.Config of a train run; None for a watched torch.nn model
     lr: float | None  # the learning rate, for advice; None where a watch was not told it
-    saturation: float | None  # count |output| > this as saturated in every layer; None: per-kind rules (stats)
+    saturation_threshold: (
+        float | None
+    )  # count |output| > this as saturated in every layer; None: per-kind rules (activations)
     losses: torch.Tensor  # (steps_done,) the loss at each step
     update_ratios: torch.Tensor  # (steps updated, n_params) log10 update:data at each step
     layers: list  # LayerRecord per layer at the last step: every layer of a train run, the watched ones of a watch

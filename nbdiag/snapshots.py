@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .stats import histogram, layer_label, saturated, spread, weight_label
+from .activations import of_kind, saturated_percent
+from .stats import histogram, layer_label, spread, weight_label
 
 OVER_TIME_BINS = 60  # value bins of each snapshot's histogram
 MAX_SNAPSHOTS = 64  # snapshots kept at most; when full, every other one is dropped and the schedule coarsened
-_FIXED_RANGE = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}  # kinds whose outputs have a known range
 
 
 @dataclass
@@ -119,14 +119,15 @@ class Snapshots:
         lo, hi = edges[0].item(), edges[-1].item()
         outside = (((t < lo) | (t > hi)).float().mean() * 100).item() if t.numel() else 0.0
         counts = torch.histc(t.clamp(lo, hi), bins=self.bins, min=lo, max=hi)  # (bins,)
-        sat = (saturated(t, layer.kind, self.threshold).float().mean() * 100).item() if t.numel() else math.nan
+        sat = saturated_percent(t, layer.kind, self.threshold).item()  # (nan with no finite value)
         mean, std = (t.mean().item(), t.std().item()) if t.numel() > 1 else (math.nan, math.nan)
         return counts.numpy(), mean, std, sat, outside
 
     def _edges(self, kind, t):
         """Value bins: the kind's own range if it has one, else the first snapshot's range widened by half."""
-        if kind in _FIXED_RANGE and self.threshold is None:
-            lo, hi = _FIXED_RANGE[kind]
+        facts = of_kind(kind)
+        if facts is not None and facts.output_range is not None and self.threshold is None:
+            lo, hi = facts.output_range
         elif t.numel():
             lo, hi = t.min().item(), t.max().item()
             pad = max(hi - lo, 1e-6) / 2

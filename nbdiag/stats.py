@@ -6,10 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .activations import saturated_percent
 from .layers import lesson_watched, plan
 
-SATURATION_THRESHOLD = 0.97  # |tanh output| above this counts as saturated: its local gradient is < 6% of the maximum
-SIGMOID_MARGIN = 0.03  # sigmoid output within this of 0 or 1 counts as saturated: its slope is < 12% of the maximum
 HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's default, as the lesson draws them)
 # The lesson prints %e figures with 7 significant digits. The 7th depends on the CPU's kernels (see kernels.py):
 # after one step it differs by up to 3 units from CPU to CPU, after batchnorm's 1001 steps by up to about 25. The
@@ -19,7 +18,6 @@ HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's defa
 STABLE_DIGITS = 3
 LESSON_DIGITS = 7
 MAX_CURVES = 8  # a picture draws at most this many layers or weights (a 50-layer network's: 8 spread over them)
-GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
 
 
 @dataclass
@@ -30,7 +28,7 @@ class ActivationStats:
     kind: str
     mean: float
     std: float
-    saturated: float  # percent of outputs on the activation's flat part (see `saturated`)
+    saturated: float  # percent of finite outputs on the activation's flat part (activations.saturated)
 
 
 @dataclass
@@ -90,28 +88,9 @@ def watched_layers(run):
     return [layer for layer in run.layers if layer.index in watched]
 
 
-def saturated(t, kind, threshold=None):
-    """Mask of the outputs `t` of a `kind` layer sitting where the activation is flat, so little gradient passes.
-
-    Tanh (and, as the lesson prints it, any other kind): |t| > SATURATION_THRESHOLD. Sigmoid: t within
-    SIGMOID_MARGIN of 0 or 1. ReLU: t == 0 exactly (the unit is off, its gradient is zero). GELU: t in
-    (-GELU_FLAT, 0), i.e. inputs below about -3 (plus a sliver of inputs just below 0, under 1% of a unit
-    normal's mass). A `threshold` overrides all of these with |t| > threshold.
-    """
-    if threshold is not None:
-        return t.abs() > threshold
-    if kind == "Sigmoid":
-        return (t < SIGMOID_MARGIN) | (t > 1 - SIGMOID_MARGIN)
-    if kind == "ReLU":
-        return t == 0
-    if kind == "GELU":
-        return (t < 0) & (t > -GELU_FLAT)
-    return t.abs() > SATURATION_THRESHOLD
-
-
 def saturation_percent(layer, threshold=None):
-    """Percent of a layer record's outputs that are saturated."""
-    return (saturated(layer.out, layer.kind, threshold).float().mean() * 100).item()
+    """Percent of a layer record's finite outputs that are saturated (activations.saturated_percent)."""
+    return saturated_percent(layer.out, layer.kind, threshold).item()
 
 
 def weights(run):
@@ -122,7 +101,9 @@ def weights(run):
 
 def activation_stats(run):
     return [
-        ActivationStats(l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, run.saturation))
+        ActivationStats(
+            l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, run.saturation_threshold)
+        )
         for l in watched_layers(run)
     ]
 

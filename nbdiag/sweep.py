@@ -16,14 +16,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .layers import ACTIVATIONS, GAINS
-from .stats import histogram, saturated
+from .activations import FACTS, NAMES, named_gain, saturated_percent
+from .layers import ACTIVATIONS
+from .stats import histogram
 from .train import one_thread
 
 # 0.1 to 4 in steps of 0.1, and each activation's calculate_gain exactly (5/3, √2)
-GAINS_SWEPT = tuple(sorted({round(0.1 * k, 1) for k in range(1, 41)} | {value for _, value in GAINS.values()}))
+GAINS_SWEPT = tuple(sorted({round(0.1 * k, 1) for k in range(1, 41)} | {facts.gain for facts in FACTS.values()}))
 DEPTHS = (5, 20, 50)  # the lecture's depth, and two that only a good gain survives
-SWEPT = ("tanh", "relu", "gelu", "sigmoid", "linear")  # the activations a sweep takes: layers.ACTIVATIONS and none
+SWEPT = NAMES  # the activations a sweep takes: layers.ACTIVATIONS and none ("linear")
 N_HIDDEN = 100  # units per layer, as in the lecture
 BATCH = 100  # inputs in the one batch: 10,000 values per layer, enough for a std and a share to 1%
 SEED = 2147483647  # the lecture's generator seed
@@ -41,17 +42,9 @@ class Sweep:
     saturated: torch.Tensor  # (max depth, G): percent of hidden layer d's outputs on the activation's flat part
 
     @property
-    def suited_gain(self):
-        """torch.nn.init.calculate_gain's gain for the activation, as written and its value: ('5/3', 1.667)."""
-        return GAINS[self.activation]
-
-    @property
-    def suited_label(self):
-        """Where that gain comes from, in words: "calculate_gain('tanh') = 5/3"."""
-        label, _ = self.suited_gain
-        if self.activation == "gelu":  # torch.nn.init.calculate_gain("gelu") raises: it has no value for GELU
-            return f"ReLU's {label} (calculate_gain has no GELU)"
-        return f"calculate_gain('{self.activation}') = {label}"
+    def facts(self):
+        """The activation's activations.ActivationFacts: its suited gain (facts.gain, facts.gain_label) and more."""
+        return FACTS[self.activation]
 
     def at_depth(self, depth):
         """(std, saturated percent) of the last hidden layer of the `depth`-layer network, one per gain."""
@@ -66,15 +59,9 @@ def _activation(activation):
 
 
 def measure(x, activation):
-    """(std, saturated percent) of hidden-layer outputs x over their last two dims: (..., B, n_hidden) -> (...,).
-
-    A linear layer has no flat part: none of its outputs is saturated."""
-    layer = _activation(activation)
-    if layer is None:
-        share = torch.zeros(x.shape[:-2], dtype=x.dtype)
-    else:
-        share = saturated(x, type(layer).__name__).to(x.dtype).mean(dim=(-2, -1)) * 100
-    return x.std(dim=(-2, -1)), share
+    """(std, saturated percent) of hidden-layer outputs x over their last two dims: (..., B, n_hidden) -> (...,)."""
+    _activation(activation)  # a clear error for an unknown activation
+    return x.std(dim=(-2, -1)), saturated_percent(x, FACTS[activation].kind, dim=(-2, -1))
 
 
 def across_examples(x):
@@ -102,7 +89,7 @@ def _forward(activation, inputs, weights, gain):
         yield x
 
 
-def sweep(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN, seed=SEED):
+def sweep_gains(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN, seed=SEED):
     """The Sweep of `activation` ("tanh", "relu", "gelu", "sigmoid" or "linear") over `gains` up to max(depths)."""
     inputs, weights = _weights(max(depths), n_hidden, seed)
     stds, shares = [], []
@@ -141,8 +128,7 @@ def histograms(activation, gain, depth, layers=None, outputs=None, **network):
 
 def gain_label(gain):
     """'5/3' or '√2' for calculate_gain's values (and a slider's 1.67 or 1.41 that means them), else '1.37'."""
-    named = {round(value, 2): label for label, value in GAINS.values()}
-    return named.get(round(gain, 2), f"{gain:.2f}".rstrip("0").rstrip("."))
+    return named_gain(gain) or f"{gain:.2f}".rstrip("0").rstrip(".")
 
 
 def format_std(std):
@@ -185,6 +171,6 @@ def format_layers(activation, gain, depth, layers=None):
     lines = [f"{activation}, gain {gain_label(gain)}: std, std across examples, saturated"]
     for d in layers or shown_layers(depth):
         std, share = (t.item() for t in measure(outputs[d - 1], activation))
-        spread = across_examples(outputs[d - 1]).item()
-        lines.append(f"layer {d:>2}: {format_std(std):>8} {format_std(spread):>9} {format_share(share):>6}")
+        across = across_examples(outputs[d - 1]).item()
+        lines.append(f"layer {d:>2}: {format_std(std):>8} {format_std(across):>9} {format_share(share):>6}")
     return "\n".join(lines)

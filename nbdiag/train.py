@@ -151,17 +151,17 @@ class Config:
 
 
 OPTIONS = tuple(f.name for f in fields(Config))
-KINDS = {f.name: f.type for f in fields(Config)}  # bool, int, float or str (a word among its Option's choices)
+TYPES = {f.name: f.type for f in fields(Config)}  # bool, int, float or str (a word among its Option's choices)
 
 
 def expected(name):
     """What option `name` takes, in words: 'a whole number >= 1'."""
-    kind, option = KINDS[name], Config.option(name)
-    if kind is bool:
+    type_, option = TYPES[name], Config.option(name)
+    if type_ is bool:
         return "True or False"
-    if kind is str:
+    if type_ is str:
         return f"one of {', '.join(option.choices[:-1])} or {option.choices[-1]}"
-    if kind is float:
+    if type_ is float:
         return "a positive number such as 0.1 or 5/3"
     return (
         f"a whole number >= {option.low}"
@@ -172,14 +172,14 @@ def expected(name):
 
 def valid(name, value):
     """Whether `value` is one that option `name` takes."""
-    kind, option = KINDS[name], Config.option(name)
-    if kind is bool:
+    type_, option = TYPES[name], Config.option(name)
+    if type_ is bool:
         return isinstance(value, bool)
-    if kind is str:
+    if type_ is str:
         return isinstance(value, str) and value in option.choices
     if isinstance(value, bool):
         return False
-    if kind is float:
+    if type_ is float:
         try:
             return isinstance(value, numbers.Real) and 0 < float(value) < math.inf
         except OverflowError:  # an int beyond float's range
@@ -189,7 +189,7 @@ def valid(name, value):
 
 def check(name, value):
     """`value`, if option `name` takes it; else a ConfigError naming the option."""
-    if name not in KINDS:
+    if name not in TYPES:
         raise ConfigError(f"unknown option {name!r}; the options are {', '.join(OPTIONS)}")
     if not valid(name, value):
         shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
@@ -280,7 +280,7 @@ class Run:
     # run stopped there
     diverged_at: int = None
     snapshots: Snapshots = None  # the watched layers and weights at a schedule of steps, if train was asked for them
-    saturation = None  # train's runs count saturation by the per-kind rules of stats.saturated, never a threshold
+    saturation_threshold = None  # train's runs count saturation by the per-kind rules of nbdiag.activations
 
     @property
     def lr(self):

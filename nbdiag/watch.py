@@ -163,7 +163,7 @@ class Recording:
             isinstance(saturation, bool) or not isinstance(saturation, (int, float)) or not 0 < saturation < math.inf
         ):
             raise ValueError(f"saturation must be a positive threshold on |output| or None, got {saturation!r}")
-        self.lr, self.saturation = lr, saturation
+        self.lr, self.saturation_threshold = lr, saturation
         # the watched layers' histograms at a schedule of steps, as train(..., snapshots=N) keeps them
         self.snapshots = None if snapshots is None else Snapshots(snapshots, max_snapshots, threshold=saturation)
         named = list(model.named_modules())

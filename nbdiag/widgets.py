@@ -27,11 +27,11 @@ from IPython import get_ipython
 
 from . import health, plots, stats, still
 from . import sweep as sweeps
-from .layers import GAINS
+from .activations import FACTS, LESSON_GAINS
 from .picture import DPI, Picture
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
-from .train import KINDS, PROGRESS_MIN_STEPS, Config, ConfigError, format_number, one_thread
+from .train import PROGRESS_MIN_STEPS, TYPES, Config, ConfigError, format_number, one_thread
 
 CONTROLS = (
     "gain",
@@ -46,15 +46,12 @@ CONTROLS = (
     "steps",
     "seed",
 )
-LESSON_GAINS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's gains, exactly
 
 
 def gain_presets(activation):
     """The gain buttons for `activation`: 0.5, 1, 3 and the gain that suits it (layers.GAINS: tanh's 5/3, the
     lesson's four), by value."""
-    label, value = GAINS[activation]
-    presets = {"0.5": 0.5, "1": 1.0, "3": 3.0, label: value}
-    return dict(sorted(presets.items(), key=lambda item: item[1]))
+    return FACTS[activation].presets
 
 
 MERGE_SECONDS = 0.03  # after a redraw, changes arriving within this long merge into one run
@@ -79,7 +76,7 @@ def _snap_gain(value):
     The browser's slider sends typed 3 back as 3.0000000000000004; the config gets 3.0.
     """
     value = round(value, 2)
-    presets = [*LESSON_GAINS.values(), *(gain for _, gain in GAINS.values())]
+    presets = [*LESSON_GAINS.values(), *(facts.gain for facts in FACTS.values())]
     return next((preset for preset in presets if round(preset, 2) == value), value)
 
 
@@ -93,7 +90,7 @@ _SNAP = {"gain": _snap_gain, "lr": _snap_lr}  # what a float control sends back,
 
 def _config_value(name, value):
     """A control's value as option `name`'s value."""
-    return _SNAP[name](value) if name in _SNAP else KINDS[name](value)
+    return _SNAP[name](value) if name in _SNAP else TYPES[name](value)
 
 
 def _control(name, value):
@@ -130,7 +127,7 @@ def _control(name, value):
         return W.FloatLogSlider(
             base=10, min=math.log10(low), max=math.log10(high), step=0.1, readout_format=".3g", **common
         )
-    if KINDS[name] is float:
+    if TYPES[name] is float:
         return W.FloatSlider(min=low, max=high, step=option.step, readout_format=".2f", **common)
     return W.IntSlider(min=low, max=high, step=option.step, **common)
 
@@ -161,7 +158,7 @@ def _describe(config):
 
     def shown(name):
         value = getattr(config, name)
-        return ("on" if value else "off") if KINDS[name] is bool else format_number(value)
+        return ("on" if value else "off") if TYPES[name] is bool else format_number(value)
 
     return " · ".join(f"{Config.option(name).label or name} {shown(name)}" for name in CONTROLS if name != "steps")
 
@@ -232,7 +229,7 @@ def _tanh_band(run):
     """tanh's own saturation band, for a run whose watched layers are all tanh and that uses tanh's own rule."""
     tanh_only = {layer.kind for layer in stats.watched_layers(run)} == {"Tanh"}
     # tanh's own saturation rule: a run with a user-given threshold would need another band
-    return "tanh_output" if tanh_only and run.saturation is None else None
+    return "tanh_output" if tanh_only and run.saturation_threshold is None else None
 
 
 ALL_VIEWS = {
@@ -361,7 +358,7 @@ class Panel:
 
     def _set_presets(self, activation):
         """A gain button for each of the lesson's gains and for the one that suits `activation` (marked)."""
-        suited, _ = GAINS[activation]
+        suited = FACTS[activation].gain_label
         self.presets = {}
         for label, value in gain_presets(activation).items():
             self.presets[label] = button = W.Button(
@@ -729,7 +726,7 @@ class GainSweep(W.VBox):
             raise ConfigError(f"activation must be one of {', '.join(sweeps.SWEPT)}, got {activation!r}")
         if depth not in sweeps.DEPTHS:
             raise ConfigError(f"depth must be one of {', '.join(map(str, sweeps.DEPTHS))}, got {depth!r}")
-        gain = sweeps.GAINS[activation][1] if gain is None else gain
+        gain = FACTS[activation].gain if gain is None else gain
         if not 0.1 <= gain <= 4:
             raise ConfigError(f"gain must be between 0.1 and 4, got {gain!r}")
         self._sweeps = {}  # activation -> its Sweep, computed on first use
@@ -778,16 +775,16 @@ class GainSweep(W.VBox):
         """The Sweep of the chosen activation: computed the first time it is chosen, then kept."""
         name = self.activation.value
         if name not in self._sweeps:
-            self._sweeps[name] = sweeps.sweep(name)
+            self._sweeps[name] = sweeps.sweep_gains(name)
         return self._sweeps[name]
 
     def _chosen_gain(self):
         """The slider's gain, or calculate_gain's exact value when the slider shows it (1.67 is 5/3)."""
-        suited = sweeps.GAINS[self.activation.value][1]
+        suited = FACTS[self.activation.value].gain
         return suited if round(self.gain.value, 2) == round(suited, 2) else round(self.gain.value, 2)
 
     def _set_suited_gain(self, _button):
-        self.gain.value = sweeps.GAINS[self.activation.value][1]
+        self.gain.value = FACTS[self.activation.value].gain
 
     def _changed(self, _change):
         """A control moved: show it now, or at the kernel's next turn, merged with the changes that came meanwhile."""
@@ -820,8 +817,8 @@ class GainSweep(W.VBox):
         sweep, (histograms, line) = self.sweep, self._network(*chosen)
         if self.shown is None or self.shown[:2] != (activation, depth):  # a moved gain leaves the curves alone
             plots.plot_gain_sweep(sweep, self.axes[:2], highlight=depth, gain=gain)
-            label, _ = sweep.suited_gain
-            self.preset.description, self.preset.tooltip = f"calculate_gain: {label}", sweep.suited_label
+            self.preset.description = f"calculate_gain: {sweep.facts.gain_label}"
+            self.preset.tooltip = sweep.facts.gain_source
         _draw_network(self.axes, activation, gain, histograms, line)
         if self.image is self.figure.canvas:
             self.figure.canvas.draw_idle()  # ipympl renders and sends the frame when the page asks for it

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch_models import train_watched
 
-from nbdiag import health, kernels, stats
+from nbdiag import activations, health, kernels, stats
 from nbdiag.health import Finding, diagnose, format_findings, healthy_bands
 from nbdiag.train import Config, train
 
@@ -125,7 +125,7 @@ def test_healthy_bands_cover_the_lessons_good_runs(batchnorm_run):
     bands = healthy_bands()
     ratio, saturation = bands["update_ratio"], bands["saturation"]
     assert ratio.low < -3 < ratio.high and saturation.low == 0 and saturation.high == health.SATURATION_LIMIT
-    assert bands["tanh_output"].high == stats.SATURATION_THRESHOLD
+    assert bands["tanh_output"].high == activations.SATURATION_THRESHOLD
     last = batchnorm_run.update_ratios[-100:].mean(0)  # the lesson's well-tuned run sits inside the band
     assert all(ratio.low < last[p.index] < ratio.high for p in stats.weights(batchnorm_run))
     assert all(saturation.low <= a.saturated <= saturation.high for a in stats.activation_stats(batchnorm_run))

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nbdiag.layers import ACTIVATIONS, GAINS, GELU, Add, BatchNorm1d, Linear, ReLU, Sigmoid, Tanh
+from nbdiag.activations import FACTS
+from nbdiag.layers import ACTIVATIONS, GELU, Add, BatchNorm1d, Linear, ReLU, Sigmoid, Tanh
 
 
 def test_linear_matches_functional_linear():
@@ -52,8 +53,8 @@ def test_each_activation_matches_torch_nn_forward_and_backward(ours, theirs):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
 def test_the_suited_gains_are_torch_calculate_gain(activation):
-    assert GAINS[activation][1] == pytest.approx(torch.nn.init.calculate_gain(activation), rel=1e-12)
-    assert set(GAINS) == set(ACTIVATIONS) | {"linear"}
+    assert FACTS[activation].gain == pytest.approx(torch.nn.init.calculate_gain(activation), rel=1e-12)
+    assert set(FACTS) == set(ACTIVATIONS) | {"linear"}
 
 
 def test_add_is_a_skip_from_an_earlier_layer():

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbdiag import cli
-from nbdiag.train import KINDS, OPTIONS, Config, ConfigError
+from nbdiag.train import OPTIONS, TYPES, Config, ConfigError
 
 ANYTHING = st.one_of(
     st.none(),
@@ -32,12 +32,12 @@ ANYTHING = st.one_of(
     st.sampled_from(["tanh", "relu", "gelu", "sigmoid", "linear", "sgd", "adam", "ReLU", " tanh"]),
 )
 FLAGS = {f.metadata["option"].flag: f.name for f in fields(Config) if f.metadata["option"].flag}
-VALUED_FLAGS = [flag for flag, name in FLAGS.items() if KINDS[name] is not bool]
+VALUED_FLAGS = [flag for flag, name in FLAGS.items() if TYPES[name] is not bool]
 
 
 def takes(name, value):
     """What the option should accept, written independently of nbdiag's own check."""
-    option, kind = Config.option(name), KINDS[name]
+    option, kind = Config.option(name), TYPES[name]
     if kind is bool:
         return isinstance(value, bool)
     if kind is str:
@@ -66,7 +66,7 @@ def test_a_config_takes_a_valid_value_or_names_the_option_in_one_line(name, valu
     else:
         assert takes(name, value), f"{name}={value!r} accepted"
         stored = getattr(config, name)
-        assert type(stored) is KINDS[name] and stored == KINDS[name](value)  # numpy numbers, fractions: Python types
+        assert type(stored) is TYPES[name] and stored == TYPES[name](value)  # numpy numbers, fractions: Python types
 
 
 @settings(max_examples=60, deadline=None)

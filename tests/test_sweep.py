@@ -18,7 +18,7 @@ from PIL import Image
 
 import nbdiag.sweep
 from nbdiag import layers, plots
-from nbdiag.sweep import DEPTHS, GAINS_SWEPT, SWEPT, Sweep, describe, format_std, format_table, gain_label, sweep
+from nbdiag.sweep import DEPTHS, GAINS_SWEPT, SWEPT, Sweep, describe, format_std, format_table, gain_label, sweep_gains
 from nbdiag.widgets import GainSweep
 
 ROOT2 = 2**0.5
@@ -27,7 +27,7 @@ ROOT2 = 2**0.5
 @pytest.fixture(scope="module")
 def sweeps():
     """The sweep of every activation, over the default gains and depths."""
-    return {activation: sweep(activation) for activation in SWEPT}
+    return {activation: sweep_gains(activation) for activation in SWEPT}
 
 
 def at(s, depth, gain):
@@ -125,20 +125,21 @@ def test_layer_d_of_the_sweep_is_a_from_scratch_network_of_depth_d(activation, s
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
 def test_the_suited_gain_is_calculate_gains(activation, sweeps):
-    label, value = sweeps[activation].suited_gain
+    label, value = sweeps[activation].facts.gain_label, sweeps[activation].facts.gain
     assert value == pytest.approx(torch.nn.init.calculate_gain(activation), rel=1e-12)
-    assert sweeps[activation].suited_label == f"calculate_gain('{activation}') = {label}"
+    assert sweeps[activation].facts.gain_source == f"calculate_gain('{activation}') = {label}"
 
 
 def test_gelu_has_no_calculate_gain_and_the_label_says_so(sweeps):
     with pytest.raises(ValueError):
         torch.nn.init.calculate_gain("gelu")
-    assert sweeps["gelu"].suited_gain == ("√2", ROOT2) and "no GELU" in sweeps["gelu"].suited_label
+    facts = sweeps["gelu"].facts
+    assert (facts.gain_label, facts.gain) == ("√2", ROOT2) and "no GELU" in facts.gain_source
 
 
 def test_an_unknown_activation_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match="tanh, relu, gelu, sigmoid, linear"):
-        sweep("elu")
+        sweep_gains("elu")
 
 
 def test_numbers_print_in_two_significant_digits():
@@ -215,14 +216,14 @@ def test_the_gain_marker_moves_in_place():
 
 @pytest.fixture
 def counted(monkeypatch):
-    """The activations nbdiag.sweep.sweep is called for, in order."""
-    calls, original = [], nbdiag.sweep.sweep
+    """The activations nbdiag.sweep.sweep_gains is called for, in order."""
+    calls, original = [], nbdiag.sweep.sweep_gains
 
     def counting(activation, *args, **kwargs):
         calls.append(activation)
         return original(activation, *args, **kwargs)
 
-    monkeypatch.setattr(nbdiag.sweep, "sweep", counting)
+    monkeypatch.setattr(nbdiag.sweep, "sweep_gains", counting)
     return calls
 
 

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch_models import batches, small_mlp, train_watched
 
-from nbdiag import stats
+from nbdiag import activations, stats
 from nbdiag.health import diagnose
 from nbdiag.layers import BatchNorm1d
 from nbdiag.train import Config, build_model, train
@@ -247,11 +247,20 @@ def test_watched_run_draws_with_the_lessons_plots():
 
 def test_user_threshold_and_per_kind_saturation_rules():
     t = torch.tensor([-0.99, -0.5, 0.0, 0.02, 0.5, 0.98, -0.003, -0.2])
-    assert stats.saturated(t, "Tanh").tolist() == [True, False, False, False, False, True, False, False]
-    assert stats.saturated(t, "Sigmoid").tolist() == [True, True, True, True, False, True, True, True]
-    assert stats.saturated(t, "ReLU").tolist() == [False, False, True, False, False, False, False, False]
-    assert stats.saturated(t, "GELU").tolist() == [False, False, False, False, False, False, True, False]
-    assert stats.saturated(t, "ReLU", threshold=0.4).tolist() == [True, True, False, False, True, True, False, False]
+    assert activations.saturated(t, "Tanh").tolist() == [True, False, False, False, False, True, False, False]
+    assert activations.saturated(t, "Sigmoid").tolist() == [True, True, True, True, False, True, True, True]
+    assert activations.saturated(t, "ReLU").tolist() == [False, False, True, False, False, False, False, False]
+    assert activations.saturated(t, "GELU").tolist() == [False, False, False, False, False, False, True, False]
+    assert activations.saturated(t, "ReLU", threshold=0.4).tolist() == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
     model = small_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with watch(model, saturation=0.5) as rec:
@@ -349,7 +358,7 @@ def test_conv_weights_are_weights_labelled_by_name_and_shape():
     assert [h.label for h in stats.pictures_at(rec, 2).weight_gradients] == labels  # the snapshots' too
     assert [h.label for h in stats.update_ratio_history(rec)] == ["param 1.weight", "param 4.weight"]
     # health compares the last weight's update:data with the conv weight's
-    fields = ("config", "lr", "saturation", "losses", "layers", "watched", "params", "diverged_at", "status")
+    fields = ("config", "lr", "saturation_threshold", "losses", "layers", "watched", "params", "diverged_at", "status")
     run = types.SimpleNamespace(**{f: getattr(rec, f) for f in fields})
     run.update_ratios = rec.update_ratios + torch.tensor([0, 0, 3, 0])  # the head's weight moves 1000x faster
     fast = [f for f in diagnose(run) if f.code == "last_layer_fast"]

@@ -25,10 +25,11 @@ from torch_models import train_watched
 import nbdiag.session
 import nbdiag.stats
 from nbdiag import Config, ConfigError, train
+from nbdiag.activations import LESSON_GAINS
 from nbdiag.picture import KEEP
 from nbdiag.stats import tables
 from nbdiag.train import PROGRESS_MIN_STEPS
-from nbdiag.widgets import CONTROLS, LESSON_GAINS, VIEWS, Comparison, Dashboard
+from nbdiag.widgets import CONTROLS, VIEWS, Comparison, Dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 GAIN_3_LAYER_1 = "layer 1 (      Tanh): mean -0.03, std 0.85, saturated: 47.66%"

@@ -15,12 +15,12 @@
 
 # %%
 from nbdiag import live_figures, plots
-from nbdiag.sweep import format_layers, format_std, format_table, histograms, sweep
+from nbdiag.sweep import format_layers, format_std, format_table, histograms, sweep_gains
 from nbdiag.widgets import GainSweep
 
 live_figures()  # redrawn in place (ipympl); without ipympl, still pictures and how to get live ones
 
-tanh = sweep("tanh")  # every hidden layer's std and saturation, for 42 gains, up to 50 layers deep
+tanh = sweep_gains("tanh")  # every hidden layer's std and saturation, for 42 gains, up to 50 layers deep
 
 # %% [markdown]
 # ## tanh: a fade, a plateau, and saturation
@@ -132,7 +132,7 @@ assert 0.625 < tanh.std[0, at[1.0]] < 0.635
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-relu = sweep("relu")
+relu = sweep_gains("relu")
 ax = plots.plot_gain_sweep(relu, highlight=50)
 
 # %% [markdown]
@@ -177,8 +177,8 @@ assert all(45 < sat < 60 for sat in relu.saturated[:, 0]) and bool((relu.saturat
 
 # %% tags=["reveal"]
 for seed in range(1, 9):
-    tanh_std, _ = sweep("tanh", gains=(5/3,), seed=seed).at_depth(50)
-    relu_std, _ = sweep("relu", gains=(2**0.5,), seed=seed).at_depth(50)
+    tanh_std, _ = sweep_gains("tanh", gains=(5/3,), seed=seed).at_depth(50)
+    relu_std, _ = sweep_gains("relu", gains=(2**0.5,), seed=seed).at_depth(50)
     print(f"seed {seed}: tanh at 5/3 {format_std(tanh_std.item())}, ReLU at √2 {format_std(relu_std.item())}")
 
 # %% [markdown]
@@ -189,7 +189,7 @@ for seed in range(1, 9):
 # at every layer.
 
 # %% tags=["check"]
-seeds = [(sweep("tanh", gains=(5/3,), seed=s).std[49, 0].item(), sweep("relu", gains=(2**0.5,), seed=s).std[49, 0].item()) for s in range(1, 9)]
+seeds = [(sweep_gains("tanh", gains=(5/3,), seed=s).std[49, 0].item(), sweep_gains("relu", gains=(2**0.5,), seed=s).std[49, 0].item()) for s in range(1, 9)]
 assert all(0.635 < t < 0.655 for t, _ in seeds), seeds
 assert 0.2 < min(r for _, r in seeds) < 0.22 and 2.3 < max(r for _, r in seeds) < 2.45, seeds
 
@@ -200,7 +200,7 @@ assert 0.2 < min(r for _, r in seeds) < 0.22 and 2.3 < max(r for _, r in seeds) 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-gelu = sweep("gelu")
+gelu = sweep_gains("gelu")
 ax = plots.plot_gain_sweep(gelu, highlight=50)
 
 # %% [markdown]
@@ -208,7 +208,7 @@ ax = plots.plot_gain_sweep(gelu, highlight=50)
 # hold a GELU stack? And what do sigmoid at its gain of 1, and no activation at all at gain 1, do?
 
 # %% tags=["reveal"]
-sigmoid, linear = sweep("sigmoid"), sweep("linear")
+sigmoid, linear = sweep_gains("sigmoid"), sweep_gains("linear")
 print(format_table(gelu, gains=(1, 2**0.5, 1.5, 1.6)))
 print()
 print(format_table(sigmoid, gains=(1, 2, 4)))
@@ -294,7 +294,7 @@ GainSweep()
 # %% tags=["check"]
 # The hint's numbers
 fine = tuple(round(1.40 + 0.01 * k, 2) for k in range(21))
-gelu_fine, _ = sweep("gelu", gains=fine).at_depth(50)
+gelu_fine, _ = sweep_gains("gelu", gains=fine).at_depth(50)
 window = [g for g, s in zip(fine, gelu_fine) if 0.1 < s < 10]
 assert window == [1.47, 1.48, 1.49, 1.5, 1.51, 1.52], window
 assert 0.01 < gelu_fine[fine.index(1.46)] < 0.02 and 10 < gelu_fine[fine.index(1.53)] < 12
