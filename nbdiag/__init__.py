@@ -1,8 +1,9 @@
 """nbdiag: see inside a deep MLP as it trains — activations, gradients, grad:data and update:data ratios."""
 
+from .config import Config, ConfigError
 from .data import DATA_DIR_ENV, DataError, load_dataset
 from .notebook import live_figures
-from .train import Config, ConfigError, Run, train
+from .train import Run, train
 from .watch import watch
 
 __all__ = [

@@ -7,10 +7,11 @@ import sys
 from dataclasses import fields
 
 from . import kernels
+from .config import TYPES, Config, ConfigError, expected, format_number, parse_number, valid
 from .data import DataError, load_dataset
 from .doctor import doctor
 from .stats import LESSON_DIGITS, tables
-from .train import TYPES, Config, ConfigError, expected, format_number, parse_number, train, valid
+from .train import train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +35,7 @@ def _value(name):
 
 
 def make_parser():
-    """`tables` takes every Config option that has a flag (train.Option), plus --data."""
+    """`tables` takes every Config option that has a flag (config.Option), plus --data."""
     parser = _Parser(prog="python -m nbdiag", description="Diagnostics of the makemore MLP, as the lesson prints them.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser(

@@ -12,9 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import kernels, lesson
+from .config import Config
 from .data import DATA_DIR_ENV, DataError, load_dataset, names_path
 from .stats import LESSON_DIGITS, STABLE_DIGITS
-from .train import Config, train
+from .train import train
 
 REQUIRED = ("torch", "ipywidgets", "ipympl", "nbdiag")
 INSTALL = {

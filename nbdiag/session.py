@@ -3,9 +3,10 @@
 import dataclasses
 import functools
 
+from .config import Config, check
 from .data import load_dataset
 from .stats import tables
-from .train import Config, check, train
+from .train import train
 
 
 @functools.cache

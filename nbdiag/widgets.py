@@ -28,10 +28,11 @@ from IPython import get_ipython
 from . import health, plots, stats, still
 from . import sweep as sweeps
 from .activations import FACTS, LESSON_GAINS
+from .config import TYPES, Config, ConfigError, format_number
 from .picture import DPI, Picture
 from .records import RunRecord
 from .session import Session, changed, shared_dataset
-from .train import PROGRESS_MIN_STEPS, TYPES, Config, ConfigError, format_number, one_thread
+from .train import PROGRESS_MIN_STEPS, one_thread
 
 CONTROLS = (
     "gain",
@@ -94,7 +95,7 @@ def _config_value(name, value):
 
 
 def _control(name, value):
-    """The control that train.Config's Option for `name` describes, showing `value`."""
+    """The control that config.Config's Option for `name` describes, showing `value`."""
     option = Config.option(name)
     label, (low, high) = option.label or name, option.limits or (None, None)
     if option.control == "switch":

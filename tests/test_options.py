@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbdiag import cli
-from nbdiag.train import OPTIONS, TYPES, Config, ConfigError
+from nbdiag.config import OPTIONS, TYPES, Config, ConfigError
 
 ANYTHING = st.one_of(
     st.none(),
