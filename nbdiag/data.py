@@ -47,15 +47,15 @@ def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _kind(mode):
+def _file_type(mode):
     """What a file that is not a regular file is, in words."""
-    kinds = [
+    types = [
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISCHR, "a character device"),
         (stat.S_ISBLK, "a block device"),
         (stat.S_ISSOCK, "a socket"),
     ]
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
+    return next((name for test, name in types if test(mode)), "not a regular file")
 
 
 def _read_bytes(path):
@@ -77,7 +77,7 @@ def _read_bytes(path):
         raise DataError(f"cannot read {path}: {e.strerror or e}; check the path and its folders' permissions") from None
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):  # a pipe, as from `--data <(grep ...)`, reads like a file
         raise DataError(
-            f"{path} is {_kind(mode)}, not a data file; give the path of a file with one lower-case word per line"
+            f"{path} is {_file_type(mode)}, not a data file; give the path of a file with one lower-case word per line"
         )
     try:
         return Path(path).read_bytes()

@@ -144,14 +144,14 @@ class Figure:
 
 def _row(line):
     """What identifies a row: 'layer 1' or 'weight (27, 10)' (the lesson spells the class names its own way)."""
-    return re.sub(r"\s+", " ", re.match(r"(layer \d+|weight\s+\([\d, ]+\))", line).group(1))
+    return re.sub(r"\s+", " ", re.match(r"(layer\s+\d+|weight\s+\([\d, ]+\))", line).group(1))
 
 
-def _kind(line):
-    """Which table a row belongs to."""
-    for kind, mark in [("activation", "saturated"), ("weight", "grad:data"), ("update", "update:data")]:
+def _table(line):
+    """Which table a row belongs to: 'activation', 'gradient', 'weight' or 'update'."""
+    for table, mark in [("activation", "saturated"), ("weight", "grad:data"), ("update", "update:data")]:
         if mark in line:
-            return kind
+            return table
     return "gradient"
 
 
@@ -162,7 +162,7 @@ def compare(printed, case):
     figures = []
     for table in CASES[case].tables:
         lesson_rows = table.strip().splitlines()
-        our_rows = [line for line in rows if _kind(line) == _kind(lesson_rows[0])]
+        our_rows = [line for line in rows if _table(line) == _table(lesson_rows[0])]
         if [_row(r) for r in our_rows] != [_row(r) for r in lesson_rows]:
             raise ValueError(
                 f"{case}: printed rows {[_row(r) for r in our_rows]}, the lesson's {[_row(r) for r in lesson_rows]}"

@@ -94,23 +94,24 @@ def mark_step(ax, step):
 # -- over training time, theory next to measurement, healthy bands
 
 
-def shade_healthy_bands(ax, kind):
-    """Shade bands.healthy_bands()[kind] on ax and keep it in view: 'update_ratio' or 'saturation' (y ranges),
-    'tanh_output' (x range); kind None removes the shading. Called again with the same kind it leaves the shading
-    as it is: one band (two would darken it), the same artist (a redraw in place repaints nothing new)."""
+def shade_healthy_bands(ax, band):
+    """Shade bands.healthy_bands()[band] on ax and keep it in view: 'update_ratio' or 'saturation' (y ranges),
+    'tanh_output' (x range); band None removes the shading. Called again with the same band it leaves the shading
+    as it is: one band (two would darken it), the same artist (a redraw in place repaints nothing new).
+
+    The shading's gid is 'healthy_band:<band>', which is how a later call finds it."""
     bands = healthy_bands()
-    if kind is not None and kind not in bands:
-        raise ValueError(f"kind must be one of {', '.join(bands)}, got {kind!r}")
-    shaded = [p for p in ax.patches if p.get_gid() == "healthy_band"]
-    if kind is not None and [getattr(p, "_nbdiag_band", None) for p in shaded] == [kind]:
+    if band is not None and band not in bands:
+        raise ValueError(f"band must be one of {', '.join(bands)}, got {band!r}")
+    shaded = [p for p in ax.patches if (p.get_gid() or "").startswith("healthy_band:")]
+    if band is not None and [p.get_gid() for p in shaded] == [f"healthy_band:{band}"]:
         return ax
     for patch in shaded:
         patch.remove()
-    if kind is not None:
-        band = bands[kind]
-        span = ax.axvspan if kind == "tanh_output" else ax.axhspan
-        patch = span(band.low, band.high, color="tab:green", alpha=0.12, zorder=0, gid="healthy_band", lw=0)
-        patch._nbdiag_band = kind  # what the next call compares with
+    if band is not None:
+        low, high = bands[band].low, bands[band].high
+        span = ax.axvspan if band == "tanh_output" else ax.axhspan
+        span(low, high, color="tab:green", alpha=0.12, zorder=0, gid=f"healthy_band:{band}", lw=0)
         ax.autoscale_view()  # the whole band in view now (the span added its range to the data limits)
     return ax
 
@@ -141,18 +142,17 @@ def plot_activation_over_time(records, layer, ax=None, step=None):
     with np.errstate(divide="ignore"):
         logd = np.log10(r.density.T)  # (bins, snapshots)
     logd = np.ma.masked_invalid(np.where(np.isfinite(logd), logd, np.nan))
-    mesh = next((c for c in ax.collections if c.get_gid() == "over_time"), None)
-    if mesh is not None and mesh.get_array().shape == logd.shape and getattr(ax, "_nbdiag_layer", None) == r.label:
+    gid = f"over_time:{r.label}"  # the mesh says which layer it draws
+    mesh = next((c for c in ax.collections if (c.get_gid() or "").startswith("over_time:")), None)
+    if mesh is not None and mesh.get_array().shape == logd.shape and mesh.get_gid() == gid:
         mesh.set_array(logd)
         mesh.autoscale()
     else:
-        colorbar = getattr(ax, "_nbdiag_colorbar", None)
-        if colorbar is not None:
-            colorbar.remove()
+        if mesh is not None and mesh.colorbar is not None:  # matplotlib's link from a mappable to its colorbar
+            mesh.colorbar.remove()
         ax.clear()
-        mesh = ax.pcolormesh(_step_edges(r.steps), r.edges, logd, cmap="viridis", gid="over_time")
-        ax._nbdiag_colorbar = ax.figure.colorbar(mesh, ax=ax, label="log10 density")
-        ax._nbdiag_layer = r.label
+        mesh = ax.pcolormesh(_step_edges(r.steps), r.edges, logd, cmap="viridis", gid=gid)
+        ax.figure.colorbar(mesh, ax=ax, label="log10 density")
     ax.set_xlabel("step")
     ax.set_ylabel("output value")
     beyond = r.outside.max()
@@ -171,7 +171,7 @@ def plot_stat_over_time(records, what, ax=None, step=None):
         raise ValueError(f"what must be one of {', '.join(titles)}, got {what!r}")
     series = []
     for r in records:
-        y = np.asarray(getattr(r, what), dtype=float)
+        y = np.asarray({"mean": r.mean, "std": r.std, "saturated": r.saturated}[what], dtype=float)
         series.append((r.label, np.asarray(r.steps, dtype=float), y, int((~np.isfinite(y)).sum())))
     ax = _draw(_axes(ax), series, f"{titles[what]} over training")
     for line in ax.get_lines():
@@ -223,13 +223,13 @@ def plot_predicted_std(predicted, activation_stats, gradient_stats, ax=None):
         _, ax = plt.subplots(1, 2, figsize=(WIDTH, 3.5), layout="constrained")
     if len(ax) != 2:
         raise ValueError(f"ax must be two axes (activations, gradients), got {len(ax)}")
-    for a, measured, field, title in (
-        (ax[0], activation_stats, "activation_std", "activation std per layer"),
-        (ax[1], gradient_stats, "gradient_std", "gradient std per layer"),
+    for a, measured, expected, title in (
+        (ax[0], activation_stats, [p.activation_std for p in predicted], "activation std per layer"),
+        (ax[1], gradient_stats, [p.gradient_std for p in predicted], "gradient std per layer"),
     ):
         a.clear()
         x = [p.index for p in predicted]
-        a.plot(x, [getattr(p, field) for p in predicted], "--o", color="tab:gray", label="predicted (linear layers)")
+        a.plot(x, expected, "--o", color="tab:gray", label="predicted (linear layers)")
         got = {m.index: m.std for m in measured}
         a.plot([i for i in x if i in got], [got[i] for i in x if i in got], "-o", color="tab:blue", label="measured")
         a.set_yscale("log")

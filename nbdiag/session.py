@@ -5,7 +5,6 @@ import functools
 
 from .config import Config, check
 from .data import load_dataset
-from .stats import tables
 from .train import train
 
 
@@ -68,7 +67,3 @@ class Session:
         self.request(**changes)
         self.run_pending()
         return self.run
-
-    def tables(self):
-        """The lesson's tables of the last run, exactly as `python -m nbdiag tables` prints them."""
-        return tables(self.run)

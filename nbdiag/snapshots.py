@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .activations import of_kind, saturated_percent
-from .stats import histogram, layer_label, spread, weight_label
+from .stats import histogram, layer_label, shown, weight_label
 
 OVER_TIME_BINS = 60  # value bins of each snapshot's histogram
 MAX_SNAPSHOTS = 64  # snapshots kept at most; when full, every other one is dropped and the schedule coarsened
@@ -104,9 +104,9 @@ class Snapshots:
         weights = [p for p in params if len(p.shape) >= 2 and p.grad is not None]  # as stats.weights
         pictures = StepPictures(
             step,
-            [histogram(l.out, layer_label(l)) for l in spread(layers)],  # the curves the last step's picture draws
-            [histogram(l.grad, layer_label(l)) for l in spread(l for l in layers if l.grad is not None)],
-            [histogram(p.grad, weight_label(p)) for p in spread(weights)],
+            [histogram(l.out, layer_label(l)) for l in shown(layers)],  # the curves the last step's picture draws
+            [histogram(l.grad, layer_label(l)) for l in shown(l for l in layers if l.grad is not None)],
+            [histogram(p.grad, weight_label(p)) for p in shown(weights)],
         )
         self.kept.append(Snapshot(step, {l.index: self._summary(l) for l in layers}, pictures))
 

@@ -29,6 +29,7 @@ class ActivationStats:
     mean: float
     std: float
     saturated: float  # percent of finite outputs on the activation's flat part (activations.saturated)
+    name: str = ""  # a watched layer's name, e.g. 'blocks.0.act'; '' in a train run
 
 
 @dataclass
@@ -39,6 +40,7 @@ class GradientStats:
     kind: str
     mean: float
     std: float
+    name: str = ""  # a watched layer's name, e.g. 'blocks.0.act'; '' in a train run
 
 
 @dataclass
@@ -102,7 +104,12 @@ def weights(run):
 def activation_stats(run):
     return [
         ActivationStats(
-            l.index, l.kind, l.out.mean().item(), l.out.std().item(), saturation_percent(l, run.saturation_threshold)
+            l.index,
+            l.kind,
+            l.out.mean().item(),
+            l.out.std().item(),
+            saturation_percent(l, run.saturation_threshold),
+            l.name,
         )
         for l in watched_layers(run)
     ]
@@ -114,7 +121,7 @@ def _with_grad(run):
 
 
 def gradient_stats(run):
-    return [GradientStats(l.index, l.kind, l.grad.mean().item(), l.grad.std().item()) for l in _with_grad(run)]
+    return [GradientStats(l.index, l.kind, l.grad.mean().item(), l.grad.std().item(), l.name) for l in _with_grad(run)]
 
 
 def weight_grad_stats(run):
@@ -139,7 +146,8 @@ def histogram(t, label):
 
 
 def layer_label(layer):
-    """'layer 3 (Tanh)'; a watched torch.nn layer shows its module name instead of the index."""
+    """'layer 3 (Tanh)' of a layer record or its statistics; a watched torch.nn layer shows its module name instead of
+    the index."""
     return f"layer {layer.name or layer.index} ({layer.kind})"
 
 
@@ -148,9 +156,9 @@ def weight_label(p):
     return f"{p.name or p.index} {p.shape}"
 
 
-def spread(items, most=MAX_CURVES):
-    """At most `most` of `items`, evenly spread from the first to the last: as many curves as a picture can tell
-    apart. The tables keep every layer."""
+def shown(items, most=MAX_CURVES):
+    """The items a picture draws: at most `most` of them, evenly spaced from the first to the last, as many curves
+    as a picture can tell apart. The tables keep every layer."""
     items = list(items)
     if len(items) <= most:
         return items
@@ -158,22 +166,22 @@ def spread(items, most=MAX_CURVES):
 
 
 def activation_histograms(run):
-    return [histogram(l.out, layer_label(l)) for l in spread(watched_layers(run))]
+    return [histogram(l.out, layer_label(l)) for l in shown(watched_layers(run))]
 
 
 def gradient_histograms(run):
-    return [histogram(l.grad, layer_label(l)) for l in spread(_with_grad(run))]
+    return [histogram(l.grad, layer_label(l)) for l in shown(_with_grad(run))]
 
 
 def weight_grad_histograms(run):
-    return [histogram(p.grad, weight_label(p)) for p in spread(p for p in weights(run) if p.grad is not None)]
+    return [histogram(p.grad, weight_label(p)) for p in shown(p for p in weights(run) if p.grad is not None)]
 
 
 def update_ratio_history(run):
     """log10 update:data of each weight at each step, as the lesson's last picture plots it."""
     return [
         RatioHistory(f"param {p.name or p.index}", p.index, run.update_ratios[:, p.index].numpy())
-        for p in spread(weights(run))
+        for p in shown(weights(run))
     ]
 
 
@@ -199,19 +207,27 @@ def _saturated(s):
     return "n/a (outputs not finite)" if math.isnan(s.std) else f"{s.saturated:.2f}%"
 
 
+def _layer_rows(stats):
+    """Each row's head, 'layer 3 (      Tanh)' as the lesson prints it (its `layer %d (%10s)`), padded so that the rows
+    of a deeper table, or of longer class names, line up: 'layer  3 (...)' next to 'layer 11 (...)'."""
+    names = [str(s.name or s.index) for s in stats]
+    width, kind_width = max(map(len, names), default=0), max([10, *(len(s.kind) for s in stats)])
+    return [f"layer {name:>{width}} ({s.kind:>{kind_width}})" for name, s in zip(names, stats)]
+
+
 def format_activation_table(stats, digits=STABLE_DIGITS):
+    """The activation table; a watched layer shows its name."""
     return "\n".join(
-        "layer %d (%10s): mean %s, std %.2f, saturated: %s"
-        % (s.index, s.kind, _signed(s.mean, 2, digits), s.std, _saturated(s))
-        for s in stats
+        f"{head}: mean {_signed(s.mean, 2, digits)}, std {s.std:.2f}, saturated: {_saturated(s)}"
+        for head, s in zip(_layer_rows(stats), stats)
     )
 
 
 def format_gradient_table(stats, digits=STABLE_DIGITS):
     """The gradient table; `digits` is the significant digits of the std (see STABLE_DIGITS)."""
     return "\n".join(
-        "layer %d (%10s): mean %s, std %s" % (s.index, s.kind, _signed(s.mean, 6, digits), _scientific(s.std, digits))
-        for s in stats
+        f"{head}: mean {_signed(s.mean, 6, digits)}, std {_scientific(s.std, digits)}"
+        for head, s in zip(_layer_rows(stats), stats)
     )
 
 

@@ -18,7 +18,7 @@ import torch
 
 from .activations import FACTS, NAMES, named_gain, saturated_percent
 from .layers import ACTIVATIONS
-from .stats import histogram
+from .stats import histogram, shown
 from .train import one_thread
 
 # 0.1 to 4 in steps of 0.1, and each activation's calculate_gain exactly (5/3, √2)
@@ -111,9 +111,8 @@ def layer_outputs(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
 
 
 def shown_layers(depth):
-    """The hidden layers a picture of a `depth`-layer network shows: about five, from the first to the last."""
-    step = max(1, depth // 4)
-    return sorted({1, *range(step, depth + 1, step), depth})
+    """The hidden layers (1 to depth) a picture or a table of a `depth`-layer network shows: stats.shown's choice."""
+    return shown(range(1, depth + 1))
 
 
 def histograms(activation, gain, depth, layers=None, outputs=None, **network):

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import pytest
 
-from nbdiag import Config, health, plots, stats, train
+from nbdiag import Config, bands, plots, stats, train
 from nbdiag.snapshots import OVER_TIME_BINS
 
 
@@ -41,17 +41,17 @@ def test_plots_survive_a_diverged_run_and_say_what_was_left_out(diverged):
 def test_over_time_plots_draw_and_update_in_place(snapshot_run):
     records = stats.activations_over_time(snapshot_run)
     ax = plots.plot_activation_over_time(records, 3)
-    [mesh] = [c for c in ax.collections if c.get_gid() == "over_time"]
+    [mesh] = [c for c in ax.collections if c.get_gid().startswith("over_time:")]
     assert mesh.get_array().shape == (OVER_TIME_BINS, 9) and "layer 3 (Tanh)" in ax.get_title()
     assert plots.plot_activation_over_time(records, "layer 3 (Tanh)", ax=ax) is ax
-    assert [c for c in ax.collections if c.get_gid() == "over_time"] == [mesh]  # same image, updated
+    assert [c for c in ax.collections if c.get_gid().startswith("over_time:")] == [mesh]  # same image, updated
     assert len(ax.figure.axes) == 2  # the plot and one colour bar
     with pytest.raises(ValueError, match="1, 3, 5, 7, 9"):
         plots.plot_activation_over_time(records, 2)
     axes = plots.plot_layer_stats_over_time(records)
     assert len(axes) == 3 and [len(a.get_lines()) for a in axes] == [5, 5, 5]
     assert list(axes[1].get_lines()[0].get_ydata()) == list(records[0].std)
-    assert any(p.get_gid() == "healthy_band" for p in axes[2].patches)
+    assert any(p.get_gid().startswith("healthy_band:") for p in axes[2].patches)
     plt.close("all")
 
 
@@ -73,8 +73,8 @@ def test_healthy_bands_are_shaded_once(snapshot_run):
     ax = plots.plot_update_ratios(stats.update_ratio_history(snapshot_run))
     plots.shade_healthy_bands(ax, "update_ratio")
     plots.shade_healthy_bands(ax, "update_ratio")
-    [band] = [p for p in ax.patches if p.get_gid() == "healthy_band"]
-    low, high = health.healthy_bands()["update_ratio"].low, health.healthy_bands()["update_ratio"].high
+    [band] = [p for p in ax.patches if p.get_gid().startswith("healthy_band:")]
+    low, high = bands.healthy_bands()["update_ratio"].low, bands.healthy_bands()["update_ratio"].high
     corners = band.get_transform().transform(band.get_path().vertices)
     data_y = ax.transData.inverted().transform(corners)[:, 1]
     assert min(data_y) == pytest.approx(low) and max(data_y) == pytest.approx(high)
@@ -104,7 +104,7 @@ def test_plots_shading_is_what_the_pictures_redraw_in_place():
     ax.plot([0, 1], [60, 70])
 
     def shaded():
-        return [p for p in ax.patches if p.get_gid() == "healthy_band"]
+        return [p for p in ax.patches if p.get_gid().startswith("healthy_band:")]
 
     plots.shade_healthy_bands(ax, "saturation")
     [band] = shaded()
@@ -113,6 +113,6 @@ def test_plots_shading_is_what_the_pictures_redraw_in_place():
     assert shaded() == [band]  # the same artist
     plots.shade_healthy_bands(ax, "update_ratio")
     [other] = shaded()
-    assert other is not band and ax.get_ylim()[0] <= health.healthy_bands()["update_ratio"].low
+    assert other is not band and ax.get_ylim()[0] <= bands.healthy_bands()["update_ratio"].low
     plots.shade_healthy_bands(ax, None)
     assert not shaded()

@@ -14,14 +14,14 @@ def test_a_new_session_runs_the_lesson_config(dataset):
     session = Session(dataset=dataset)
     assert session.config == Config()
     assert session.pending is None
-    assert session.tables() == tables(train(Config(), dataset))
+    assert tables(session.run) == tables(train(Config(), dataset))
 
 
 def test_update_reruns_with_the_change(dataset):
     session = Session(dataset=dataset)
     run = session.update(gain=3)
     assert run is session.run and session.config.gain == 3.0
-    assert GAIN_3_LAYER_1 in session.tables()
+    assert GAIN_3_LAYER_1 in tables(session.run)
 
 
 @pytest.mark.parametrize(

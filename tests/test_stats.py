@@ -87,4 +87,34 @@ def test_a_deep_network_pictures_at_most_max_curves_layers_spread_from_first_to_
     assert pictured[0] == stats.layer_label(layers[0]) and pictured[-1] == stats.layer_label(layers[-1])
     assert len(stats.gradient_histograms(run)) == len(stats.update_ratio_history(run)) == stats.MAX_CURVES
     assert len(stats.activation_stats(run)) == 30  # the tables keep every layer
-    assert stats.spread(range(5)) == [0, 1, 2, 3, 4] and stats.spread(range(15), 3) == [0, 7, 14]
+    assert stats.shown(range(5)) == [0, 1, 2, 3, 4] and stats.shown(range(15), 3) == [0, 7, 14]
+
+
+def _columns(table):
+    """Where each row's 'mean' and 'std' begin: the same in every row of an aligned table."""
+    return {(line.index("mean"), line.index("std")) for line in table.splitlines()}
+
+
+def test_a_deep_table_lines_up_and_a_five_layer_one_keeps_the_lessons_format(run):
+    acts = stats.activation_stats(run)
+    assert stats.format_activation_table(acts).splitlines()[0].startswith("layer 1 (      Tanh): mean")
+    deep = [stats.ActivationStats(i, "Tanh", 0.0, 0.5, 1.0) for i in (1, 3, 9, 11, 149)]
+    text = stats.format_activation_table(deep)
+    assert len(_columns(text)) == 1 and text.splitlines()[0].startswith("layer   1 (      Tanh)")
+    grads = [stats.GradientStats(i, "Tanh", 0.0, 1e-4) for i in (2, 14)]
+    assert len(_columns(stats.format_gradient_table(grads))) == 1
+
+
+def test_a_long_class_name_widens_its_column_instead_of_shifting_the_rows():
+    rows = [
+        stats.ActivationStats(1, "Tanh", 0.0, 0.5, 1.0),
+        stats.ActivationStats(2, "MultiheadAttention", 0.0, 0.5, 1),
+    ]
+    table = stats.format_activation_table(rows)
+    assert len(_columns(table)) == 1 and "(MultiheadAttention)" in table and "(              Tanh)" in table
+
+
+def test_a_watched_layers_table_rows_name_it_as_its_pictures_do():
+    rows = [stats.ActivationStats(4, "ReLU", 0.1, 0.5, 50.0, name="blocks.0.act")]
+    assert stats.format_activation_table(rows).startswith("layer blocks.0.act (      ReLU):")
+    assert stats.layer_label(rows[0]) == "layer blocks.0.act (ReLU)"
