@@ -5,6 +5,8 @@ import numbers
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
+ROOT_2 = 2**0.5  # ReLU's and GELU's suited gain, written √2
+
 
 class ConfigError(ValueError):
     """A configuration value outside what the network can be built or trained with."""
@@ -187,10 +189,12 @@ def check(name, value):
 
 
 def format_number(x):
-    """A number as a student writes it: 0.1, 2000, and 5/3 for a gain no short decimal gives exactly (a word as
+    """A number as a student writes it: 0.1, 2000, √2 and 5/3 for a gain no short decimal gives exactly (a word as
     it is)."""
     if isinstance(x, (int, str)):
         return str(x)
+    if x == ROOT_2:
+        return "√2"
     if float(f"{x:g}") == x:
         return f"{x:g}"
     fraction = Fraction(x).limit_denominator(12)
@@ -198,9 +202,13 @@ def format_number(x):
 
 
 def parse_number(text, name):
-    """A number from text such as '5/3', '0.5' or '1e-3', or a ConfigError naming `name`."""
+    """A number from text such as '5/3', '√2', '0.5' or '1e-3', or a ConfigError naming `name`."""
+    text = str(text).strip()
+    if text == "√2":
+        return ROOT_2
     try:
-        value = float(Fraction(str(text).strip()))
+        return float(Fraction(text))
     except (ValueError, ZeroDivisionError):
         raise ConfigError(f"{name} must be a number or a fraction like 5/3, got {text!r}") from None
-    return value
+    except OverflowError:
+        raise ConfigError(f"{name} must be a number float can hold (below about 1.8e308), got {text!r}") from None

@@ -139,6 +139,11 @@ def names_path():
             raise DataError(
                 f"{DATA_DIR_ENV}={data_dir} is a file; set it to the folder that holds names.txt, not to the file"
             )
+        if path.exists() and not path.is_file():
+            raise DataError(
+                f"{path} is {_file_type(path.stat().st_mode)}, not the names data set; put the file names.txt "
+                f"there in its place, or point {DATA_DIR_ENV} at another folder"
+            )
         if not path.is_file():
             raise DataError(
                 f"{DATA_DIR_ENV}={data_dir} has no names.txt (looked for {path}): copy names.txt there, "
@@ -181,8 +186,12 @@ def _download():
         elif isinstance(e, requests.exceptions.RequestException):  # its text is often a paragraph of urllib3 internals
             short = len(str(e)) <= 60 and "\n" not in str(e)
             reason = f"{type(e).__name__}: {e}" if short else type(e).__name__
-        else:
-            reason = f"{type(e).__name__}: {e.strerror or e}"
+        else:  # the network was not to blame: the cache folder could not be made or written
+            raise DataError(
+                f"{corrupt}the names data set could not be saved into the cache folder {cache} "
+                f"({type(e).__name__}: {e.strerror or e}); make that folder writable (or set XDG_CACHE_HOME to "
+                f"a writable folder), or {fix}"
+            ) from None
         raise DataError(
             f"{corrupt}the names data set could not be downloaded from {NAMES_URL} into {cache} "
             f"({' '.join(reason.split())}); connect to the internet, or {fix}"

@@ -294,20 +294,20 @@ def predicted_std(config, vocab_size):
         elif kind == "BatchNorm1d":
             x = w
         elif kind == "Add":  # the sum of two independent signals
-            x = (x**2 + forward[p.source] ** 2) ** 0.5
+            x = math.hypot(x, forward[p.source])  # (no overflow in squaring a large std: it becomes inf)
         forward.append(x)  # an activation leaves x as it is: that is the linear prediction
     backward = [0.0] * len(layers)
-    skipped = [0.0] * len(layers)  # the squared gradient an Add sends straight back to a layer's output
+    skipped = [0.0] * len(layers)  # the gradient std an Add sends straight back to a layer's output
     g = (vocab_size - 1) ** 0.5 / (vocab_size * config.batch_size)  # d loss / d logits
     for i in reversed(range(len(layers))):
         kind, _, fan_out, w = layers[i]
-        g = backward[i] = (g**2 + skipped[i]) ** 0.5  # the gradient at this layer's output; now to its input
+        g = backward[i] = math.hypot(g, skipped[i])  # the gradient at this layer's output; now to its input
         if kind == "Linear":
             g = g * fan_out**0.5 * w
         elif kind == "BatchNorm1d":
             g = g * w / stds_in[i]
         elif kind == "Add":
-            skipped[plans[i].source] += g**2
+            skipped[plans[i].source] = math.hypot(skipped[plans[i].source], g)
     kinds = [kind for kind, *_ in layers]
     return [PredictedStd(i, kinds[i], forward[i], backward[i]) for i in lesson_watched(kinds, config.activation)]
 

@@ -12,11 +12,15 @@ randn itself differs in the last bit between CPU kernels, the 50th layer's std t
 from CPU to CPU. In float64 the same growth leaves the printed digits alone.
 """
 
+import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
 from .activations import FACTS, NAMES, named_gain, saturated_percent
+from .config import ConfigError, parse_number
 from .layers import ACTIVATIONS
 from .stats import histogram, shown
 from .train import one_thread
@@ -29,6 +33,10 @@ N_HIDDEN = 100  # units per layer, as in the lecture
 BATCH = 100  # inputs in the one batch: 10,000 values per layer, enough for a std and a share to 1%
 SEED = 2147483647  # the lecture's generator seed
 DTYPE = torch.float64  # the same numbers on every CPU (see above)
+# Bounds on a sweep's size, so that no call takes gigabytes or minutes: G gains x depth layers of BATCH x n_hidden
+MAX_GAINS = 200
+MAX_DEPTH = 200
+MAX_HIDDEN = 1024
 
 
 @dataclass(frozen=True)
@@ -48,13 +56,52 @@ class Sweep:
 
     def at_depth(self, depth):
         """(std, saturated percent) of the last hidden layer of the `depth`-layer network, one per gain."""
+        depth = _whole(depth, "depth", 1, len(self.std))
         return self.std[depth - 1], self.saturated[depth - 1]
+
+    def gain_index(self, gain):
+        """Where `gain` is among the swept gains; a ConfigError if it was not swept."""
+        gain = _gain(gain, "gain")
+        for i, swept in enumerate(self.gains):
+            if math.isclose(swept, gain, rel_tol=1e-9):
+                return i
+        low, high = min(self.gains), max(self.gains)
+        raise ConfigError(
+            f"gain {gain:g} was not swept: this sweep has {len(self.gains)} gains from {low:g} to {high:g}; "
+            f"sweep it with sweep_gains({self.activation!r}, gains=(..., {gain:g}))"
+        )
+
+
+def _whole(value, name, low, high):
+    """`value` if it is a whole number from `low` to `high`, else a ConfigError naming `name` and the range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _gain(value, name):
+    """A positive finite gain from a number or text ('5/3', '√2'), as Config takes it; else a ConfigError."""
+    if isinstance(value, str):
+        value = parse_number(value, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < math.inf:
+        raise ConfigError(f"{name} must be a positive number such as 0.5 or 5/3, got {value!r}")
+    return float(value)
+
+
+def _many(values, name, one, most):
+    """A non-empty tuple of at most `most` values, each checked by `one`; a ConfigError naming `name` otherwise."""
+    if isinstance(values, (str, numbers.Number)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{name} must be a sequence such as ({values!r},), got {type(values).__name__} {values!r}")
+    values = tuple(values)
+    if not 1 <= len(values) <= most:
+        raise ConfigError(f"{name} must hold 1 to {most} values, got {len(values)}")
+    return tuple(one(v) for v in values)
 
 
 def _activation(activation):
     """The from-scratch activation layer, or None for "linear" (no activation at all)."""
     if activation not in SWEPT:
-        raise ValueError(f"activation must be one of {', '.join(SWEPT)}, got {activation!r}")
+        raise ConfigError(f"activation must be one of {', '.join(SWEPT)}, got {activation!r}")
     return ACTIVATIONS[activation]() if activation in ACTIVATIONS else None
 
 
@@ -89,8 +136,20 @@ def _forward(activation, inputs, weights, gain):
         yield x
 
 
+def _network(n_hidden, seed):
+    """The checked network arguments: (n_hidden, seed)."""
+    return _whole(n_hidden, "n_hidden", 1, MAX_HIDDEN), _whole(seed, "seed", 0, 2**63 - 1)
+
+
 def sweep_gains(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_HIDDEN, seed=SEED):
-    """The Sweep of `activation` ("tanh", "relu", "gelu", "sigmoid" or "linear") over `gains` up to max(depths)."""
+    """The Sweep of `activation` ("tanh", "relu", "gelu", "sigmoid" or "linear") over `gains` up to max(depths).
+
+    Every argument is checked first (a ConfigError names it and its valid range): at most MAX_GAINS gains and
+    depths up to MAX_DEPTH, so that a sweep stays within a few seconds and a few hundred MB."""
+    _activation(activation)
+    gains = _many(gains, "gains", lambda g: _gain(g, "gains"), MAX_GAINS)
+    depths = _many(depths, "depths", lambda d: _whole(d, "depths", 1, MAX_DEPTH), MAX_DEPTH)
+    n_hidden, seed = _network(n_hidden, seed)
     inputs, weights = _weights(max(depths), n_hidden, seed)
     stds, shares = [], []
     with one_thread(), torch.no_grad():
@@ -105,6 +164,9 @@ def sweep_gains(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_
 
 def layer_outputs(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
     """Each hidden layer's output for one gain, in the same network as the sweep's: a list of (B, n_hidden)."""
+    _activation(activation)
+    gain, depth = _gain(gain, "gain"), _whole(depth, "depth", 1, MAX_DEPTH)
+    n_hidden, seed = _network(n_hidden, seed)
     inputs, weights = _weights(depth, n_hidden, seed)
     with one_thread(), torch.no_grad():
         return list(_forward(activation, inputs, weights, gain))
@@ -119,7 +181,12 @@ def histograms(activation, gain, depth, layers=None, outputs=None, **network):
     """stats.Histogram records of some hidden layers' outputs (default: shown_layers(depth)), for
     plots.plot_activations; `outputs` from layer_outputs saves the forward pass."""
     outputs = outputs if outputs is not None else layer_outputs(activation, gain, depth, **network)
-    return [histogram(outputs[d - 1], f"layer {d}") for d in layers or shown_layers(depth)]
+    chosen = (
+        shown_layers(depth)
+        if layers is None
+        else _many(layers, "layers", lambda d: _whole(d, "layers", 1, depth), depth)
+    )
+    return [histogram(outputs[d - 1], f"layer {d}") for d in chosen]
 
 
 # -- numbers in words, the same on every CPU: two significant digits
@@ -138,7 +205,9 @@ def format_std(std):
 
 
 def format_share(percent):
-    """A saturated share in two significant digits: '0.0%', '3.6%', '40%'."""
+    """A saturated share in two significant digits: '0.0%', '3.6%', '40%'; 'n/a' where there is none (nan)."""
+    if math.isnan(percent):
+        return "n/a"
     return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
 
 
@@ -150,11 +219,11 @@ def describe(activation, gain, depth, std, share):
 
 def format_table(sweep, gains, depths=None):
     """The last hidden layer's std and saturated share at each of `gains` (rows) and `depths` (columns)."""
-    depths = depths or sweep.depths
+    depths = sweep.depths if depths is None else _many(depths, "depths", lambda d: d, MAX_DEPTH)
+    rows = [sweep.gain_index(g) for g in _many(gains, "gains", lambda g: g, MAX_GAINS)]  # a gain not swept: an error
     lines = [f"{sweep.activation}: last hidden layer at initialization, std and saturated share"]
     lines.append(f"{'gain':>6}" + "".join(f"{f'depth {d}':>19}" for d in depths))
-    for gain in gains:
-        i = min(range(len(sweep.gains)), key=lambda k: abs(sweep.gains[k] - gain))  # the swept gain nearest
+    for i in rows:
         cells = []
         for d in depths:
             std, share = (t[i].item() for t in sweep.at_depth(d))
@@ -167,8 +236,13 @@ def format_layers(activation, gain, depth, layers=None):
     """Some hidden layers of one network (default: shown_layers(depth)), a line each: std, std across examples
     (see across_examples) and saturated share."""
     outputs = layer_outputs(activation, gain, depth)
+    chosen = (
+        shown_layers(depth)
+        if layers is None
+        else _many(layers, "layers", lambda d: _whole(d, "layers", 1, depth), depth)
+    )
     lines = [f"{activation}, gain {gain_label(gain)}: std, std across examples, saturated"]
-    for d in layers or shown_layers(depth):
+    for d in chosen:
         std, share = (t.item() for t in measure(outputs[d - 1], activation))
         across = across_examples(outputs[d - 1]).item()
         lines.append(f"layer {d:>2}: {format_std(std):>8} {format_std(across):>9} {format_share(share):>6}")

@@ -408,7 +408,15 @@ def test_a_read_only_cache_says_so(offline):
         raise PermissionError("| Pooch could not create data cache folder '/x'. Will not be able to download.")
 
     offline(read_only)
-    assert "PermissionError" in one_line_error(data.names_path)
+    message = one_line_error(data.names_path)
+    assert "PermissionError" in message and "writable" in message and "internet" not in message
+
+
+def test_a_names_txt_that_is_a_folder_is_called_one(monkeypatch, tmp_path):
+    (tmp_path / "names.txt").mkdir()
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    message = one_line_error(data.names_path)
+    assert "is a directory, not the names data set" in message and "has no names.txt" not in message
 
 
 def test_pooch_s_download_line_shows_only_when_the_download_works(offline, tmp_path):

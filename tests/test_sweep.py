@@ -1,25 +1,18 @@
-"""nbdiag.sweep, its pictures and the GainSweep widget: why 5/3, measured at initialization.
+"""nbdiag.sweep and its pictures: why 5/3, measured at initialization.
 
 The facts the lesson (tools/lessons/11_why_5_3.py) tells, as ranges: a tanh stack settles on a plateau above
 gain 1.3 and fades at gain 1; ReLU's √2 is a knife edge; and the sweep is the from-scratch network it claims.
 """
 
-import asyncio
-import base64
-import html
-import io
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+import nbdiag.config
 import nbdiag.sweep
 from nbdiag import layers, plots
 from nbdiag.sweep import DEPTHS, GAINS_SWEPT, SWEPT, Sweep, describe, format_std, format_table, gain_label, sweep_gains
-from nbdiag.widgets import GainSweep
 
 ROOT2 = 2**0.5
 
@@ -211,124 +204,49 @@ def test_the_gain_marker_moves_in_place():
     plt.close(fig)
 
 
-# -- the widget
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """The activations nbdiag.sweep.sweep_gains is called for, in order."""
-    calls, original = [], nbdiag.sweep.sweep_gains
-
-    def counting(activation, *args, **kwargs):
-        calls.append(activation)
-        return original(activation, *args, **kwargs)
-
-    monkeypatch.setattr(nbdiag.sweep, "sweep_gains", counting)
-    return calls
-
-
-def readout(widget):
-    """The readout line a student reads."""
-    return html.unescape(re.sub(r"<[^>]+>", "", widget.readout.value))
-
-
-def histogram_data(widget):
-    return [line.get_ydata().copy() for line in widget.axes[2].get_lines() if line.get_gid() == "series"]
-
-
-def test_moving_the_gain_redraws_the_histograms_without_a_new_sweep(ipympl_backend, counted):
-    g = GainSweep()
-    assert g.image is g.figure.canvas and g.preset.description == "calculate_gain: 5/3"
-    assert "tanh, gain 5/3, depth 50: last layer's std 0.63, 3.6% saturated" in readout(g)
-    swept, lines, before = g.sweep, g.axes[2].get_lines(), histogram_data(g)
-    g.gain.value = 3.0
-    assert counted == ["tanh"] and g.sweep is swept  # one sweep, at the start
-    assert g.axes[2].get_lines() == lines  # the same lines, new data
-    assert not all(np.array_equal(a, b) for a, b in zip(before, histogram_data(g)))
-    assert "gain 3, depth 50: last layer's std 0.83, 40% saturated" in readout(g)
-    (marker,) = [line for line in g.axes[0].get_lines() if line.get_gid() == "gain"]
-    assert list(marker.get_xdata()) == [3.0, 3.0]
-    g.depth.value = 5
-    assert counted == ["tanh"] and "depth 5:" in readout(g) and len(histogram_data(g)) == 5
-    g.close()
-
-
-def test_switching_the_activation_sweeps_it_once_and_moves_the_preset(ipympl_backend, counted):
-    g = GainSweep(gain=1.2)
-    g.activation.value = "relu"
-    assert counted == ["tanh", "relu"] and g.sweep.activation == "relu"
-    assert g.preset.description == "calculate_gain: √2" and g.gain.value == 1.2  # the gain stays where it was
-    assert "relu, gain 1.2, depth 50: last layer's std 8.7e-05" in readout(g)
-    g.preset.click()
-    assert g.gain.value == ROOT2 and "relu, gain √2" in readout(g)
-    g.activation.value = "tanh"
-    assert counted == ["tanh", "relu"] and g.preset.description == "calculate_gain: 5/3"  # kept, not swept again
-    g.gain.value = 1.67  # what the browser's slider sends back for 5/3
-    assert "gain 5/3" in readout(g) and g.shown[2] == 5 / 3
-    g.close()
-
-
-def test_the_output_has_a_still_png_for_pages_that_cannot_run_widgets(ipympl_backend):
-    g = GainSweep(activation="relu", depth=20, gain=1.6)
-    bundle = g._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    png = base64.b64decode(bundle["image/png"])
-    assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[0] > 600
-    assert bundle["text/plain"] == "relu, gain 1.6, depth 20: last layer's std 5.9, 48% saturated"
-    g.close()
-
-
-def test_other_backends_get_a_png_that_follows_the_gain():
-    plt.switch_backend("Agg")
-    g = GainSweep()
-    before = bytes(g.image.value)
-    assert before.startswith(b"\x89PNG") and plt.get_fignums() == []  # not left behind in pyplot
-    g.gain.value = 1.0
-    assert bytes(g.image.value).startswith(b"\x89PNG") and bytes(g.image.value) != before
-    g.close()
-
-
-def test_a_failing_change_shows_in_the_widget_and_the_next_clears_it(ipympl_backend, monkeypatch):
-    g = GainSweep()
-    original = nbdiag.sweep.layer_outputs
-
-    def failing(*args, **kwargs):
-        raise RuntimeError("out of memory")
-
-    monkeypatch.setattr(nbdiag.sweep, "layer_outputs", failing)
-    g.gain.value = 2.0
-    (output,) = g.errors.outputs
-    assert "RuntimeError: out of memory" in output["text"] and g.shown[2] == 5 / 3  # still the last that worked
-    monkeypatch.setattr(nbdiag.sweep, "layer_outputs", original)
-    g.gain.value = 2.5
-    assert not g.errors.outputs and g.shown[2] == 2.5
-    g.close()
-
-
-def test_in_a_kernel_a_drag_of_the_gain_redraws_once_with_the_latest_value(ipympl_backend, monkeypatch, in_a_kernel):
-    async def main():
-        g = GainSweep()
-        shown = []
-        show = g._show
-        monkeypatch.setattr(g, "_show", lambda: (show(), shown.append(g.shown[2])))
-        for value in (1.1, 1.2, 1.3, 1.4):  # messages of one drag, arriving before the kernel's next turn
-            g.gain.value = value
-        for _ in range(500):
-            await asyncio.sleep(0.01)
-            if shown:
-                break
-        await asyncio.sleep(0.1)
-        assert shown == [1.4]
-        g.close()
-
-    asyncio.run(main())
-
-
 @pytest.mark.parametrize(
-    "kwargs, match", [(dict(activation="elu"), "activation"), (dict(depth=7), "depth"), (dict(gain=5.0), "gain")]
+    "call, argument",
+    [
+        (lambda: sweep_gains("tanh", gains=()), "gains must hold 1 to"),
+        (lambda: sweep_gains("tanh", gains=1.5), "gains must be a sequence"),
+        (lambda: sweep_gains("tanh", gains=(1.0, float("nan"))), "gains must be a positive number"),
+        (lambda: sweep_gains("tanh", gains=("1e400",)), "gains must be a number float can hold"),
+        (lambda: sweep_gains("tanh", depths=(0,)), "depths must be a whole number from 1 to"),
+        (lambda: sweep_gains("tanh", depths=(-3,)), "depths must be a whole number from 1 to"),
+        (
+            lambda: sweep_gains("tanh", depths=(1000,)),
+            f"depths must be a whole number from 1 to {nbdiag.sweep.MAX_DEPTH}",
+        ),
+        (lambda: sweep_gains("tanh", gains=[1.0] * 1000), f"gains must hold 1 to {nbdiag.sweep.MAX_GAINS} values"),
+        (lambda: sweep_gains("tanh", seed=1.5), "seed must be a whole number"),
+        (lambda: sweep_gains("tanh", seed="7"), "seed must be a whole number"),
+        (lambda: sweep_gains("elu"), "activation must be one of"),
+        (lambda: nbdiag.sweep.layer_outputs("tanh", 1.0, 0), "depth must be a whole number from 1 to"),
+    ],
 )
-def test_a_bad_start_is_refused_naming_the_setting(kwargs, match):
-    from nbdiag import ConfigError
+def test_every_argument_is_checked_in_one_line_naming_it(call, argument):
+    with pytest.raises(nbdiag.config.ConfigError, match=argument) as err:
+        call()
+    assert "\n" not in str(err.value)
 
-    with pytest.raises(ConfigError, match=match):
-        GainSweep(**kwargs)
+
+def test_a_gain_as_config_takes_it_is_accepted():
+    s = sweep_gains("tanh", gains=("5/3", "√2", 3), depths=(5,))
+    assert s.gains == (5 / 3, ROOT2, 3.0)
+
+
+def test_no_silent_wrong_row(sweeps):
+    s = sweeps["tanh"]
+    with pytest.raises(nbdiag.config.ConfigError, match="depth must be a whole number from 1 to 50"):
+        s.at_depth(0)  # was depth 50's row
+    with pytest.raises(nbdiag.config.ConfigError, match="depth must be"):
+        s.at_depth(51)
+    with pytest.raises(nbdiag.config.ConfigError, match="gain 100 was not swept"):
+        format_table(s, gains=[100])  # was gain 4's row, labelled 4
+    with pytest.raises(nbdiag.config.ConfigError, match="layers must be a whole number from 1 to 5"):
+        nbdiag.sweep.format_layers("tanh", 1.0, depth=5, layers=[0])  # was the last layer, printed as layer 0
+    assert format_table(s, gains=[5 / 3]).splitlines()[-1].startswith("   5/3")
+
+
+def test_a_share_that_is_not_a_number_reads_n_a():
+    assert nbdiag.sweep.format_share(float("nan")) == "n/a"
