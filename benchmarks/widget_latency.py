@@ -49,12 +49,12 @@ def measure(steps, gains, dataset):
     times = []
     for gain in gains:
         start, start_cpu = time.perf_counter(), time.thread_time()
-        dashboard.controls["gain"].value = gain
+        dashboard.panel.controls["gain"].value = gain
         redrawn, cpu = time.perf_counter(), time.thread_time() - start_cpu
         for canvas in canvases:
             canvas.draw()
         times.append((redrawn - start, time.perf_counter() - redrawn, cpu))
-    assert dashboard.session.run.config.gain == gains[-1], "the last change was not run"
+    assert dashboard.panel.session.run.config.gain == gains[-1], "the last change was not run"
     dashboard.close()
     return np.array(times) * 1000  # (changes, 3)
 

@@ -1,9 +1,11 @@
-"""One dashboard view as one figure, redrawn in place: its layout, kept limits and blitting under ipympl.
+"""Figures shown in widgets, redrawn in place: a LiveFigure, and a Picture of one dashboard view.
 
-A Picture draws a view (nbdiag.widgets.View: its name, draw(run, ax, at), band(run), step_on_x and legend)
-into one axes, or a row of axes sharing their limits (a comparison). Under ipympl (`%matplotlib widget`)
-the figure's canvas is the widget, and a redraw renders only the moving lines over a saved background;
-under any other backend the picture is a PNG in an Image widget, rendered whole at every redraw.
+A LiveFigure is a figure shown in a widget: under ipympl (`%matplotlib widget`) the figure's canvas is the
+widget; under any other backend a PNG in an Image widget, rendered whole at every redraw. A Picture is the
+LiveFigure of one view (nbdiag.views.View: its name, draw(run, ax, at), band(run), step_on_x and legend), in
+one axes or a row of axes sharing their limits (a comparison), with its layout and kept limits; under ipympl
+a redraw renders only the moving lines over a saved background. The gain sweep's figure (its axes and how it
+draws the chosen network) is here too: its widget and its still draw it alike.
 
 The blitting leans on two ipympl internals, named where they are used (read from ipympl 0.10.0, with
 matplotlib 3.11.2's webagg_core underneath): `Canvas.syncing_data_url` and `_force_full`.
@@ -64,7 +66,39 @@ def _legend_html(ax, legend=()):
     return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
 
 
-class Picture:
+class LiveFigure:
+    """A figure shown in a widget, `image`: ipympl's canvas itself, or under any other backend an Image widget
+    showing a PNG of the figure. `axes(figure)` lays out its axes (default: none)."""
+
+    def __init__(self, figsize, axes=None):
+        with plt.ioff():  # shown inside a widget, not as the cell's output
+            # a figure of pyplot's backend, not registered with pyplot: re-running a lesson cell
+            # leaves no figure behind in plt.get_fignums(), and plt.close("all") can't blank it
+            self.figure = plt.new_figure_manager(0, figsize=figsize, dpi=DPI).canvas.figure
+        canvas = self.figure.canvas
+        if isinstance(canvas, W.DOMWidget):  # ipympl: the canvas is the widget, redrawn in place
+            canvas.header_visible = canvas.footer_visible = False
+            self.image = canvas
+        else:  # any other backend: a PNG, rendered whole at every change
+            self.image = W.Image(format="png")
+        self.axes = axes(self.figure) if axes is not None else []
+
+    @property
+    def live(self):
+        """True under ipympl: the figure's canvas is the widget."""
+        return self.image is self.figure.canvas
+
+    def redraw(self):
+        """Render the whole figure: ipympl renders and sends the frame when the page asks for it; elsewhere a PNG."""
+        if self.live:
+            self.figure.canvas.draw_idle()
+            return
+        png = io.BytesIO()
+        self.figure.savefig(png, format="png")
+        self.image.value = png.getvalue()
+
+
+class Picture(LiveFigure):
     """One view as one figure: one axes, or a row of axes sharing their limits (a comparison).
 
     Its title and legend are HTML around the figure: matplotlib renders every text again at every
@@ -74,17 +108,9 @@ class Picture:
 
     def __init__(self, view, columns, figsize):
         self.view = view
-        with plt.ioff():  # shown inside the dashboard, not as the cell's output
-            # a figure of pyplot's backend, not registered with pyplot: re-running a lesson cell
-            # leaves no figure behind in plt.get_fignums(), and plt.close("all") can't blank it
-            self.figure = plt.new_figure_manager(0, figsize=figsize, dpi=DPI).canvas.figure
-        canvas = self.figure.canvas
-        if isinstance(canvas, W.DOMWidget):  # ipympl
-            canvas.header_visible = canvas.footer_visible = False
-            self.image = canvas
-        else:
-            self.image = W.Image(format="png")
-        self.axes = list(self.figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
+        super().__init__(
+            figsize, lambda figure: list(figure.subplots(1, columns, squeeze=False, sharex=True, sharey=True)[0])
+        )
         width, height = figsize
         # a fixed layout: tight and constrained layouts measure every text again at every draw. Room on the left
         # for y tick labels of 7 characters ("-500000": a histogram's density; beyond 1e6 matplotlib writes "2" and
@@ -119,11 +145,8 @@ class Picture:
 
     def redraw(self):
         """Render and send the new frame: only the lines when the background still holds."""
-        if self.image is not self.figure.canvas:  # not ipympl: a whole new PNG
-            png = io.BytesIO()
-            self.figure.savefig(png, format="png")
-            self.image.value = png.getvalue()
-            return
+        if not self.live:  # not ipympl: a whole new PNG
+            return super().redraw()
         canvas = self.figure.canvas
         # ipympl internal (0.10.0): Canvas.syncing_data_url is True from the canvas's creation until the page's
         # view sends 'initialized', i.e. until a page has shown the figure (it stays True without a page, e.g.
@@ -165,3 +188,28 @@ class Picture:
             tuple(self.figure.bbox.size),
             [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes],
         )
+
+
+# -- the gain sweep's figure (nbdiag.sweep): drawn live by widgets.GainSweep, and into its still by nbdiag.still
+
+SWEEP_FIGSIZE = (9.0, 6.4)  # inches: the sweep's two pictures over the chosen network's histograms
+
+
+def sweep_axes(figure):
+    """The sweep's std and saturation side by side, the chosen network's histograms under them: three axes."""
+    width, height = figure.get_size_inches()
+    # a fixed layout: tight and constrained layouts measure every text again at every draw
+    grid = figure.add_gridspec(
+        2, 2, left=0.7 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.3 / height, hspace=0.45
+    )
+    return [figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1]), figure.add_subplot(grid[1, :])]
+
+
+def draw_network(axes, activation, gain, histograms, line):
+    """The gain marked on the sweep's curves, and the chosen network's histograms titled with its readout `line`."""
+    plots.mark_gain(axes[:2], gain)
+    plots.plot_activations(histograms, axes[2])
+    # half of a ReLU's (or GELU's) outputs pile up at 0: on a linear scale that spike would flatten every other bin
+    spike = activation in ("relu", "gelu")
+    axes[2].set_yscale("log" if spike else "linear")
+    axes[2].set_title(f"outputs{' (log density)' if spike else ''} — {line}")

@@ -3,7 +3,8 @@
 A stored lesson is read before any kernel runs (on GitHub, on the course website, in JupyterLab as it
 opens), and some front ends never run widgets (VS Code without the widget renderer). So a dashboard's
 output carries, next to its widget, this still: each column's status and settings, its pictures, its
-findings and its tables, drawn once when the dashboard is displayed, never at a redraw.
+findings and its tables, drawn once when the dashboard is displayed, never at a redraw. The gain sweep's
+still is its figure again, at this width.
 """
 
 import io
@@ -15,12 +16,15 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import plots
+from .picture import SWEEP_FIGSIZE, draw_network, sweep_axes
+from .views import ALL_VIEWS
 
 WIDTH = 9.5  # inches: the width of a notebook column (855 px at DPI), whatever the number of columns
 DPI = 90  # pixels per inch: readable text, a light notebook
 PICTURE_HEIGHT = 2.9  # inches: one row of pictures
 FONT = 7.5  # points: the tables' and findings' text, at most
 CAPTION = "a still picture of the dashboard: run the cell to move its controls"
+SWEEP_CAPTION = "a still picture of the gain sweep: run the cell to move its controls"
 MIN_FONT = 6.5  # points: tables set side by side never get smaller than this
 LINE = 1.3  # a line of text is this many times its font size high
 CHAR = 0.6  # a monospace character is this many times its font size wide
@@ -66,11 +70,18 @@ def _table_columns(text, width):
     return best[1], best[2]
 
 
-def png(views, columns, per_row=2):
-    """The still of `columns` (one Column each) drawn with `views` (nbdiag.widgets.View): PNG bytes.
+def png(view_names, columns, per_row=2):
+    """The still of `columns` (one Column each) drawn with the views named (nbdiag.views.ALL_VIEWS): PNG bytes."""
+    return render(dashboard_figure(view_names, columns, per_row))
 
-    One column: the pictures `per_row` to a row. Several (a comparison): each picture a row, a column each.
+
+def dashboard_figure(view_names, columns, per_row=2):
+    """The still of `columns` (one Column each) drawn with the views named, as a matplotlib Figure.
+
+    One column: the pictures `per_row` to a row. Several (a comparison): each picture a row, a column each, each
+    row's pictures sharing their axes' limits.
     """
+    views = {name: ALL_VIEWS[name] for name in view_names}
     n = len(columns)
     per_row = min(per_row, len(views)) if n == 1 else n
     rows = -(-len(views) // per_row) if n == 1 else len(views)
@@ -134,6 +145,27 @@ def png(views, columns, per_row=2):
             figure.text(left, y(top + finding_height), "\n".join(lines), va="top", fontsize=size, family="monospace")
             left += (max(map(len, lines)) + 4) * CHAR * size / 72 / WIDTH
     figure.text(0.99, 0.04 / height, CAPTION, ha="right", va="bottom", fontsize=FONT, style="italic", color="0.4")
+    return figure
+
+
+def gain_sweep_png(sweep, depth, gain, histograms, line):
+    """The gain sweep's still (gain_sweep_figure): PNG bytes."""
+    return render(gain_sweep_figure(sweep, depth, gain, histograms, line))
+
+
+def gain_sweep_figure(sweep, depth, gain, histograms, line):
+    """The gain sweep's still: `sweep` (nbdiag.sweep.Sweep) with `depth` highlighted and `gain` marked, over the
+    chosen network's `histograms` titled with its readout `line`, as a matplotlib Figure."""
+    figure = Figure(figsize=(WIDTH, SWEEP_FIGSIZE[1] + 0.3), dpi=DPI)
+    axes = sweep_axes(figure)
+    plots.plot_gain_sweep(sweep, axes[:2], highlight=depth, gain=gain)
+    draw_network(axes, sweep.activation, gain, histograms, line)
+    figure.text(0.99, 0.005, SWEEP_CAPTION, ha="right", va="bottom", fontsize=FONT, style="italic")
+    return figure
+
+
+def render(figure):
+    """A still's figure as PNG bytes, in a palette of COLOURS colours."""
     rendered = io.BytesIO()
     figure.savefig(rendered, format="png", dpi=DPI)
     return palette_png(rendered.getvalue())

@@ -111,6 +111,6 @@ def in_a_kernel(monkeypatch):
     (asyncio.run), a change waits for the kernel's next turn."""
     import types
 
-    import nbdiag.widgets
+    import nbdiag.widgets.schedule
 
-    monkeypatch.setattr(nbdiag.widgets, "get_ipython", lambda: types.SimpleNamespace(kernel=object()))
+    monkeypatch.setattr(nbdiag.widgets.schedule, "get_ipython", lambda: types.SimpleNamespace(kernel=object()))

@@ -9,6 +9,7 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
 import nbdiag.sweep
@@ -43,9 +44,9 @@ def test_moving_the_gain_redraws_the_histograms_without_a_new_sweep(ipympl_backe
     g = GainSweep()
     assert g.image is g.figure.canvas and g.preset.description == "calculate_gain: 5/3"
     assert "tanh, gain 5/3, depth 50: last layer's std 0.63, 3.6% saturated" in readout(g)
-    swept, lines, before = g.sweep, g.axes[2].get_lines(), histogram_data(g)
+    swept, lines, before = g.chosen_sweep, g.axes[2].get_lines(), histogram_data(g)
     g.gain.value = 3.0
-    assert counted == ["tanh"] and g.sweep is swept  # one sweep, at the start
+    assert counted == ["tanh"] and g.chosen_sweep is swept  # one sweep, at the start
     assert g.axes[2].get_lines() == lines  # the same lines, new data
     assert not all(np.array_equal(a, b) for a, b in zip(before, histogram_data(g)))
     assert "gain 3, depth 50: last layer's std 0.83, 40% saturated" in readout(g)
@@ -59,7 +60,7 @@ def test_moving_the_gain_redraws_the_histograms_without_a_new_sweep(ipympl_backe
 def test_switching_the_activation_sweeps_it_once_and_moves_the_preset(ipympl_backend, counted):
     g = GainSweep(gain=1.2)
     g.activation.value = "relu"
-    assert counted == ["tanh", "relu"] and g.sweep.activation == "relu"
+    assert counted == ["tanh", "relu"] and g.chosen_sweep.activation == "relu"
     assert g.preset.description == "calculate_gain: √2" and g.gain.value == 1.2  # the gain stays where it was
     assert "relu, gain 1.2, depth 50: last layer's std 8.7e-05" in readout(g)
     g.preset.click()
@@ -73,7 +74,7 @@ def test_switching_the_activation_sweeps_it_once_and_moves_the_preset(ipympl_bac
 
 def test_the_output_has_a_still_png_for_pages_that_cannot_run_widgets(ipympl_backend):
     g = GainSweep(activation="relu", depth=20, gain=1.6)
-    bundle = g._repr_mimebundle_()
+    bundle, _metadata = DisplayFormatter().format(g)  # what a notebook stores as the cell's output
     assert "application/vnd.jupyter.widget-view+json" in bundle
     png = base64.b64decode(bundle["image/png"])
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[0] > 600
@@ -111,17 +112,22 @@ def test_a_failing_change_shows_in_the_widget_and_the_next_clears_it(ipympl_back
 def test_in_a_kernel_a_drag_of_the_gain_redraws_once_with_the_latest_value(ipympl_backend, monkeypatch, in_a_kernel):
     async def main():
         g = GainSweep()
-        shown = []
-        show = g._show
-        monkeypatch.setattr(g, "_show", lambda: (show(), shown.append(g.shown[2])))
+        shown, original = [], nbdiag.sweep.layer_outputs
+
+        def counting(activation, gain, depth):  # one network forward per redraw
+            shown.append(gain)
+            return original(activation, gain, depth)
+
+        monkeypatch.setattr(nbdiag.sweep, "layer_outputs", counting)
         for value in (1.1, 1.2, 1.3, 1.4):  # messages of one drag, arriving before the kernel's next turn
             g.gain.value = value
+        assert shown == []  # nothing runs inside the messages themselves
         for _ in range(500):
             await asyncio.sleep(0.01)
             if shown:
                 break
         await asyncio.sleep(0.1)
-        assert shown == [1.4]
+        assert shown == [1.4] and g.shown[2] == 1.4
         g.close()
 
     asyncio.run(main())

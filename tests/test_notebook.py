@@ -113,7 +113,7 @@ def test_in_a_kernel_without_ipympl_the_dashboard_draws_pngs(kernel):
         "import ipywidgets as W\n"
         "from nbdiag.widgets import Dashboard\n"
         "d = Dashboard(controls=['gain'], views=['activations'], gain=5/3)\n"
-        "image = d._pictures['activations'].image\n"
+        "image = d.pictures['activations'].image\n"
         "print(type(image).__name__, isinstance(image, W.Image), bytes(image.value[:4]) == b'\\x89PNG')",
     )
     assert images.split() == ["Image", "True", "True"]

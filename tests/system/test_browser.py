@@ -126,7 +126,7 @@ def expected_frames(dataset, route):
     frames = []
     for step in [None, *route]:
         if step is not None:
-            d.step.value = step
+            d.panel.step.value = step
         for figure in d.figures.values():
             figure.canvas.draw()
         frames.append([np.asarray(figure.canvas.buffer_rgba()).copy() for figure in d.figures.values()])

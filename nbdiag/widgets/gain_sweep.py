@@ -1,0 +1,134 @@
+"""GainSweep: why 5/3, at initialization (nbdiag.sweep), as a widget.
+
+Top: the last hidden layer's std and saturated share at initialization against the gain, one line per depth,
+the gain marked. Below: the histograms of the chosen network's hidden layers. Its figure is a
+nbdiag.picture.LiveFigure (ipympl's canvas, or a PNG elsewhere); its still, nbdiag.still's.
+"""
+
+import base64
+import html
+
+import ipywidgets as W
+
+from .. import plots, still
+from .. import sweep as sweeps
+from ..activations import FACTS
+from ..config import ConfigError
+from ..picture import SWEEP_FIGSIZE, LiveFigure, draw_network, sweep_axes
+from ..train import one_thread
+from . import layout, schedule
+from .controls import SLIDER_WIDTH, STYLE
+
+
+class GainSweep(W.VBox):
+    """Why 5/3: pick an activation and a depth and see the gain sweep; move the gain and see that network's layers.
+
+    An activation's sweep is computed once and kept: moving the gain or the depth runs one network forward,
+    nothing more. GainSweep(activation="relu", depth=20, gain=1.6) sets the start (gain: calculate_gain's by
+    default). Its widgets: activation, depth, gain, preset (calculate_gain's gain), readout, errors, and image
+    (the figure's widget); `figure` and `axes` are its matplotlib figure and axes.
+    """
+
+    def __init__(self, activation="tanh", depth=sweeps.DEPTHS[-1], gain=None):
+        if activation not in sweeps.SWEPT:
+            raise ConfigError(f"activation must be one of {', '.join(sweeps.SWEPT)}, got {activation!r}")
+        if depth not in sweeps.DEPTHS:
+            raise ConfigError(f"depth must be one of {', '.join(map(str, sweeps.DEPTHS))}, got {depth!r}")
+        gain = FACTS[activation].gain if gain is None else gain
+        if not 0.1 <= gain <= 4:
+            raise ConfigError(f"gain must be between 0.1 and 4, got {gain!r}")
+        self._sweeps = {}  # activation -> its Sweep, computed on first use
+        self.activation = W.ToggleButtons(options=sweeps.SWEPT, value=activation, description="activation", style=STYLE)
+        self.depth = W.ToggleButtons(
+            options=[(str(d), d) for d in sweeps.DEPTHS], value=depth, description="hidden layers", style=STYLE
+        )
+        self.gain = W.FloatSlider(
+            value=gain,
+            min=0.1,
+            max=4.0,
+            step=0.01,
+            readout_format=".2f",
+            description="gain",
+            continuous_update=True,  # one network forward and a redraw: quick enough to follow a drag
+            style=STYLE,
+            layout=W.Layout(**SLIDER_WIDTH),
+        )
+        self.preset = W.Button(layout=W.Layout(width="auto"))  # calculate_gain's value for the activation
+        self.preset.on_click(self._set_suited_gain)
+        self.readout = W.HTML()
+        self.errors = W.Output()  # a failing callback's traceback shows here, never lost in the kernel's log
+        self._picture = LiveFigure(SWEEP_FIGSIZE, sweep_axes)
+        self.figure, self.image, self.axes = self._picture.figure, self._picture.image, self._picture.axes
+        self.shown = None  # (activation, depth, gain) of the pictures, once drawn
+        self.shown_readout = None  # the readout line of what the pictures show, once drawn
+        self._shown_histograms = None
+        self._redraws = schedule.Debouncer(self.refresh)  # a drag's burst of messages: one redraw, of the latest
+        for control in (self.activation, self.depth, self.gain):
+            control.observe(lambda _change: self._redraws.request(), names="value")
+        self._show()
+        gain_row = W.HBox([self.gain, self.preset], layout=W.Layout(**layout.WRAPPING))
+        super().__init__([self.activation, self.depth, gain_row, self.readout, self.errors, self.image])
+
+    @property
+    def chosen_sweep(self):
+        """The Sweep of the chosen activation: computed the first time it is chosen, then kept."""
+        name = self.activation.value
+        if name not in self._sweeps:
+            self._sweeps[name] = sweeps.sweep_gains(name)
+        return self._sweeps[name]
+
+    def _chosen_gain(self):
+        """The slider's gain, or calculate_gain's exact value when the slider shows it (1.67 is 5/3)."""
+        suited = FACTS[self.activation.value].gain
+        return suited if round(self.gain.value, 2) == round(suited, 2) else round(self.gain.value, 2)
+
+    def _set_suited_gain(self, _button):
+        self.gain.value = FACTS[self.activation.value].gain
+
+    def refresh(self):
+        """Show the controls' activation, depth and gain; a failure shows in self.errors."""
+        try:
+            self._show()
+        except Exception:
+            schedule.show_error(self.errors)
+
+    def _network(self, activation, depth, gain):
+        """The chosen network's histograms and its one-line readout."""
+        with one_thread():
+            outputs = sweeps.layer_outputs(activation, gain, depth)
+            histograms = sweeps.histograms(activation, gain, depth, outputs=outputs)
+            std, share = (t.item() for t in sweeps.measure(outputs[-1], activation))
+        return histograms, sweeps.describe(activation, gain, depth, std, share)
+
+    def _show(self):
+        """Draw the controls' choice: the curves only for a new activation or depth, the network every time."""
+        chosen = activation, depth, gain = self.activation.value, self.depth.value, self._chosen_gain()
+        sweep, (histograms, line) = self.chosen_sweep, self._network(*chosen)
+        if self.shown is None or self.shown[:2] != (activation, depth):  # a moved gain leaves the curves alone
+            plots.plot_gain_sweep(sweep, self.axes[:2], highlight=depth, gain=gain)
+            self.preset.description = f"calculate_gain: {sweep.facts.gain_label}"
+            self.preset.tooltip = sweep.facts.gain_source
+        draw_network(self.axes, activation, gain, histograms, line)
+        self._picture.redraw()
+        self.readout.value = f"<b>{html.escape(line)}</b>"
+        self.shown, self.shown_readout, self._shown_histograms = chosen, line, histograms
+        if self.errors.outputs:
+            self.errors.outputs = ()
+
+    def still_png(self):
+        """What the widget shows, as a still PNG for pages that cannot run it (the lessons' stored outputs)."""
+        activation, depth, gain = self.shown
+        return still.gain_sweep_png(self._sweeps[activation], depth, gain, self._shown_histograms, self.shown_readout)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and for pages that cannot run it a still PNG of what it shows and its readout."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None or self.shown is None:
+            return bundle
+        bundle["image/png"] = base64.b64encode(self.still_png()).decode("ascii")
+        bundle["text/plain"] = self.shown_readout
+        return bundle
+
+    def close(self):
+        """Close the figure and every widget."""
+        layout.close_tree(self)
