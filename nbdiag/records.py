@@ -1,10 +1,17 @@
 """What a run leaves for the diagnostics. nbdiag.train and nbdiag.watch both produce a RunRecord; stats, plots,
-health, session and widgets read a run only through its fields."""
+health, status, session and widgets read a run only through its fields."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
+
+from .config import Config
+
+if TYPE_CHECKING:  # for the type only: records stays a leaf that every reader of runs can import
+    from .snapshots import Snapshots
 
 
 @dataclass
@@ -23,7 +30,7 @@ class ParamRecord:
     """One parameter after a step's update, with that step's gradient."""
 
     index: int  # position in the model's parameter list (in a train run 0 is the embedding C)
-    shape: tuple
+    shape: tuple[int, ...]
     data: torch.Tensor
     grad: torch.Tensor | None  # None where no gradient reached the parameter
     name: str = ""  # a watched parameter's name in model.named_parameters(), e.g. '2.weight'; '' in a train run
@@ -33,18 +40,18 @@ class ParamRecord:
 class RunRecord(Protocol):
     """Every field the diagnostics read of a run: a train.Run or a watch.Recording."""
 
-    config: object  # the train.Config of a train run; None for a watched torch.nn model
+    config: Config | None  # the Config of a train run; None for a watched torch.nn model
     lr: float | None  # the learning rate, for advice; None where a watch was not told it
-    saturation_threshold: (
-        float | None
-    )  # count |output| > this as saturated in every layer; None: per-kind rules (activations)
+    # count |output| > this as saturated in every layer; None: the per-kind rules of nbdiag.activations
+    saturation_threshold: float | None
     losses: torch.Tensor  # (steps_done,) the loss at each step
     update_ratios: torch.Tensor  # (steps updated, n_params) log10 update:data at each step
-    layers: list  # LayerRecord per layer at the last step: every layer of a train run, the watched ones of a watch
-    watched: tuple  # indices of the layers the diagnostics inspect
-    params: list  # ParamRecord per parameter at the last step
-    snapshots: object  # the snapshots.Snapshots kept at a schedule of steps, or None
+    # LayerRecord per layer at the last step: every layer of a train run, the watched ones of a watch
+    layers: list[LayerRecord]
+    watched: tuple[int, ...]  # indices of the layers the diagnostics inspect
+    params: list[ParamRecord]  # ParamRecord per parameter at the last step
+    snapshots: Snapshots | None  # the watched layers' and weights' histograms at a schedule of steps, if kept
     diverged_at: int | None  # the step whose loss, or whose update of the weights, was not finite, if any
     diverging_from: int | None  # the step from which the finite loss stayed far above its start, if any
     steps_done: int
-    status: str  # one line saying how the run ended
+    status: str  # one line saying how the run ended (nbdiag.status)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import status
 from .config import Config
 from .data import load_dataset
 from .layers import ACTIVATIONS, MLP, Add, BatchNorm1d, Linear, lesson_watched, plan
@@ -67,18 +68,19 @@ class Adam:
 
 @dataclass
 class Run:
-    """What a training run leaves for the diagnostics: per-step scalars and the last step in full."""
+    """What a training run leaves for the diagnostics (a records.RunRecord): per-step scalars and the last step in
+    full."""
 
     config: Config
     losses: torch.Tensor  # (steps_done,) training loss at each step
     update_ratios: torch.Tensor  # (steps_done, n_params) log10(std(lr * grad) / std(param)) at each step
-    layers: list = field(default_factory=list)  # LayerRecord per layer, at the last step
-    watched: tuple = ()  # indices of the layers the lesson inspects (layers.lesson_watched)
-    params: list = field(default_factory=list)  # ParamRecord per parameter, at the last step
+    layers: list[LayerRecord] = field(default_factory=list)  # LayerRecord per layer, at the last step
+    watched: tuple[int, ...] = ()  # indices of the layers the lesson inspects (layers.lesson_watched)
+    params: list[ParamRecord] = field(default_factory=list)  # ParamRecord per parameter, at the last step
     # the step whose loss was not finite, or whose update left a weight inf or nan (its loss is finite), if any: the
     # run stopped there
-    diverged_at: int = None
-    snapshots: Snapshots = None  # the watched layers and weights at a schedule of steps, if train was asked for them
+    diverged_at: int | None = None
+    snapshots: Snapshots | None = None  # the watched layers and weights at a schedule of steps, if train was asked
     saturation_threshold = None  # train's runs count saturation by the per-kind rules of nbdiag.activations
 
     @property
@@ -91,33 +93,13 @@ class Run:
 
     @property
     def diverging_from(self):
-        """The step from which the loss, finite, has stayed far above its start (health.diverging_from), or None."""
-        from .health import diverging_from  # health reads runs; it does not import train
-
-        return diverging_from(self.losses)
+        """The step from which the loss, finite, has stayed far above its start (status.diverging_from), or None."""
+        return status.diverging_from(self.losses)
 
     @property
     def status(self):
-        """One line saying how the run ended: trained, diverging (health.diverging_from) or diverged."""
-        loss, lr = self.losses[-1].item(), f"lr {self.config.lr:g}"
-        if self.diverged_at is None:
-            start = self.diverging_from
-            if start is None:
-                from .health import finished_status
-
-                return finished_status("trained", self.steps_done, loss)
-            from .health import diverging_status
-
-            return diverging_status(self.losses, start, lr)
-        if math.isfinite(loss):  # the loss was finite; the update after it was not
-            what = f"its update made the weights inf or nan ({lr} is probably too large)"
-        elif self.diverged_at == 0:  # before any update: the learning rate played no part
-            what = (
-                f"the loss was {loss} before any update (the initial gain {self.config.gain:g} is probably too large)"
-            )
-        else:
-            what = f"the loss became {loss} ({lr} is probably too large)"
-        return f"diverged at step {self.diverged_at}: {what}; stopped there"
+        """One line saying how the run ended: trained, diverging or diverged (nbdiag.status)."""
+        return status.status(self)
 
 
 def train(config, dataset=None, progress=None, snapshots=None, max_snapshots=MAX_SNAPSHOTS):
@@ -150,78 +132,130 @@ def one_thread():
 
 
 def _train(config, dataset, progress, snapshots=None):
+    """The lecture's loop: a minibatch, forward, backward, update, and the update:data of every parameter."""
     g = torch.Generator().manual_seed(config.seed)
     model = build_model(config, dataset.vocab_size, g)
-    kinds = [type(layer).__name__ for layer in model.layers]
-    watched = lesson_watched(kinds, config.activation)
     params = model.parameters()
+    watched = tuple(lesson_watched([type(layer).__name__ for layer in model.layers], config.activation))
     adam = Adam(params, config.lr) if config.optimizer == "adam" else None
+    before = [torch.empty_like(p) for p in params]  # the parameters before the update, should it blow them up
     losses = []  # a Python float per step: cheaper to append than writing into a tensor each step
-    # std(lr * grad) and std(param) per step; the ratio's division and log10 run once, after the loop
+    # std(update) and std(param) per step; the ratio's division and log10 run once, after the loop
     update_std = torch.empty(config.steps, len(params))  # (steps, n_params)
     data_std = torch.empty(config.steps, len(params))  # (steps, n_params)
+    layers = None  # the last step's LayerRecords, once known
+    with _progress_bar(config, progress) as steps:
+        for i in steps:
+            ix = torch.randint(0, dataset.Xtr.shape[0], (config.batch_size,), generator=g)
+            loss = F.cross_entropy(model(dataset.Xtr[ix]), dataset.Ytr[ix])
+            losses.append(loss.item())
+            finite = math.isfinite(losses[-1])
+            snapshot = snapshots is not None and snapshots.due(i)
+            kept = snapshot or i == config.steps - 1 or not finite  # steps whose records need layer-output grads
+            _backward(model, params, loss, retain=kept)
+            if snapshot:
+                snapshots.add(i, *_live_records(model, params, watched))
+            if not finite:  # no update: the run stops at this step
+                ratios = (update_std[:i], data_std[:i])
+                return _run(config, model, watched, losses, ratios, snapshots, diverged_at=i)
+            _update(params, adam, config.lr, before, update_std[i], data_std[i])
+            if _blew_up(params, data_std[i]):  # the update left a weight inf or nan: the run stops, with it
+                if not kept:
+                    layers = _replay(model, params, before, dataset.Xtr[ix], dataset.Ytr[ix])
+                ratios = (update_std[: i + 1], data_std[: i + 1])
+                return _run(config, model, watched, losses, ratios, snapshots, diverged_at=i, layers=layers)
+    return _run(config, model, watched, losses, (update_std, data_std), snapshots)
+
+
+@contextmanager
+def _progress_bar(config, progress):
+    """The steps, with a bar for runs of PROGRESS_MIN_STEPS or more (unless `progress` says otherwise)."""
     steps = range(config.steps)
-    if progress if progress is not None else config.steps >= PROGRESS_MIN_STEPS:
-        from tqdm.auto import tqdm
+    if not (progress if progress is not None else config.steps >= PROGRESS_MIN_STEPS):
+        yield steps
+        return
+    from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc="training", unit="step", leave=False)
-    diverged_at = None
-    for i in steps:
-        ix = torch.randint(0, dataset.Xtr.shape[0], (config.batch_size,), generator=g)
-        logits = model(dataset.Xtr[ix])  # (B, vocab_size)
-        loss = F.cross_entropy(logits, dataset.Ytr[ix])
-        loss_value = loss.item()
-        losses.append(loss_value)
-        finite = math.isfinite(loss_value)
-        last = i == config.steps - 1 or not finite
-        snapshot = snapshots is not None and snapshots.due(i)
-        if last or snapshot:  # keep the layer outputs' gradients only where the records need them
-            for layer in model.layers:
-                layer.out.retain_grad()
-        for p in params:
-            p.grad = None
-        loss.backward()
-        if snapshot:
-            snapshots.add(
-                i,
-                [LayerRecord(j, kinds[j], model.layers[j].out, model.layers[j].out.grad) for j in watched],
-                [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)],
-            )
-        if not finite:
-            diverged_at = i
-            update_std, data_std = update_std[:i], data_std[:i]
-            break
-        with torch.no_grad():
-            grads = [p.grad for p in params]
-            # SGD: one multiply for all parameters, instead of a Python loop of them
-            updates = adam.step(grads) if adam is not None else torch._foreach_mul(grads, -config.lr)
-            torch._foreach_add_(params, updates)
-            # the update tensors are the change each parameter gets: update:data is std(update) / std(parameter)
-            torch.stack([u.std() for u in updates], out=update_std[i])
-            torch.stack([p.std() for p in params], out=data_std[i])
-        # a finite std means finite values; else (an inf or nan, or an std that overflowed) look at the values
-        if not math.isfinite(data_std[i].sum().item()) and not all(torch.isfinite(p).all() for p in params):
-            diverged_at = i  # this update left a weight inf or nan: the run stops, with it
-            update_std, data_std = update_std[: i + 1], data_std[: i + 1]
-            break
-    if hasattr(steps, "close"):
-        steps.close()
-    ratios = (update_std / data_std).log10()  # the same numbers as dividing step by step
-    if diverged_at is not None and not (last or snapshot):
-        # an update blew up the weights at a step that kept no layer-output gradients (only the last step's are
-        # kept, a snapshot's and a non-finite loss's): the same run again to that step, as its last, keeps them
-        from dataclasses import replace
+    bar = tqdm(steps, desc="training", unit="step", leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
-        layers = _train(replace(config, steps=diverged_at + 1), dataset, progress=False).layers
-    else:
-        layers = [LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)]
+
+def _backward(model, params, loss, retain):
+    """loss.backward() into fresh parameter gradients; `retain` also keeps each layer output's gradient (the lesson's
+    records need them only at some steps, and keeping them costs time)."""
+    if retain:
+        for layer in model.layers:
+            layer.out.retain_grad()
+    for p in params:
+        p.grad = None
+    loss.backward()
+
+
+def _update(params, adam, lr, before, update_std, data_std):
+    """Step every parameter (SGD's -lr x gradient, or Adam's), keeping a copy of them first in `before`; write the
+    std of each update and of each parameter after it."""
+    with torch.no_grad():
+        grads = [p.grad for p in params]
+        # SGD: one multiply for all parameters, instead of a Python loop of them
+        updates = adam.step(grads) if adam is not None else torch._foreach_mul(grads, -lr)
+        torch._foreach_copy_(before, params)  # one copy: should this update blow them up, _replay starts from it
+        torch._foreach_add_(params, updates)
+        # the update tensors are the change each parameter gets: update:data is std(update) / std(parameter)
+        torch.stack([u.std() for u in updates], out=update_std)
+        torch.stack([p.std() for p in params], out=data_std)
+
+
+def _blew_up(params, data_std):
+    """Whether the update left a weight inf or nan: a finite std means finite values; else (an inf or nan, or an std
+    that overflowed) look at the values."""
+    return not math.isfinite(data_std.sum().item()) and not all(torch.isfinite(p).all() for p in params)
+
+
+def _replay(model, params, before, x, y):
+    """The LayerRecords of a step whose update blew up the weights and that kept no layer-output gradients: its
+    forward and backward once more, from the parameters as they were before its update (`before`), then the
+    parameters (and their gradients) back as the update left them. Only this step runs again, never the run."""
+    after, grads = [p.detach().clone() for p in params], [p.grad for p in params]
+    with torch.no_grad():
+        torch._foreach_copy_(params, before)
+    _backward(
+        model, params, F.cross_entropy(model(x), y), retain=True
+    )  # batchnorm's running stats, kept in no record, move
+    layers = _layer_records(model)
+    with torch.no_grad():
+        torch._foreach_copy_(params, after)
+    for p, grad in zip(params, grads):
+        p.grad = grad
+    return layers
+
+
+def _layer_records(model):
+    """Every layer's LayerRecord as the last forward and backward left it."""
+    return [LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)]
+
+
+def _live_records(model, params, watched):
+    """(LayerRecords of the watched layers, ParamRecords), live tensors, for a snapshot to read at once."""
+    layers = [
+        LayerRecord(j, type(model.layers[j]).__name__, model.layers[j].out, model.layers[j].out.grad) for j in watched
+    ]
+    return layers, [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)]
+
+
+def _run(config, model, watched, losses, ratios, snapshots, diverged_at=None, layers=None):
+    """The Run the loop leaves: `ratios` (update std, data std) per step, the last step's layers (`layers`, or as
+    the model holds them) and every parameter as it ends."""
+    update_std, data_std = ratios
     return Run(
         config=config,
         losses=torch.tensor(losses),
-        update_ratios=ratios,
+        update_ratios=(update_std / data_std).log10(),  # the same numbers as dividing step by step
         diverged_at=diverged_at,
         snapshots=snapshots,
-        layers=layers,
-        watched=tuple(watched),
-        params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(params)],
+        layers=layers if layers is not None else _layer_records(model),
+        watched=watched,
+        params=[ParamRecord(i, tuple(p.shape), p.detach().clone(), p.grad) for i, p in enumerate(model.parameters())],
     )

@@ -23,7 +23,7 @@ class View:
 
     name: str
     draw: Callable  # draw(run, ax, at): `at` is the stats.StepPictures of a snapshot step, or None for the last step
-    band: Callable = _no_band  # band(run): the healthy band to shade (a key of health.healthy_bands), or None
+    band: Callable = _no_band  # band(run): the healthy band to shade (a key of bands.healthy_bands), or None
     step_on_x: bool = False  # the step slider marks its step on x, rather than titling the picture "at step N"
     needs_snapshots: bool = False  # drawn from the run's snapshots: a dashboard with snapshots=N can add it
     legend: tuple = ()  # (gid, label) of each line the legend names besides the data lines

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-import nbdiag.widgets
+import nbdiag.health
 from nbdiag import Config, kernels, train
 from nbdiag.stats import (
     ActivationStats,
@@ -89,27 +89,31 @@ def test_tables_print_non_finite_statistics_as_words():
 
 def test_a_failed_redraw_leaves_the_whole_panel_on_the_run_before(dataset, monkeypatch, ipympl_backend):
     d = Dashboard(dataset=dataset)
-    before = {name: w.value for name, w in (("status", d.status), ("verdicts", d.verdicts), ("tables", d.tables_html))}
-    shown = d._panel.shown
-    real = nbdiag.widgets.health.diagnose
+    panel = d.panel
+    before = {
+        name: w.value
+        for name, w in (("status", panel.status), ("findings", panel.findings), ("tables", panel.tables_html))
+    }
+    shown = panel.shown
+    real = nbdiag.health.diagnose
 
     def failing(run):
         if run.config.gain == 3.0:
             raise ZeroDivisionError("float division by zero")
         return real(run)
 
-    monkeypatch.setattr(nbdiag.widgets.health, "diagnose", failing)
-    d.controls["gain"].value = 3.0
-    (output,) = d.errors.outputs
+    monkeypatch.setattr(nbdiag.health, "diagnose", failing)
+    panel.controls["gain"].value = 3.0
+    (output,) = panel.errors.outputs
     assert output["text"].startswith("the run finished (trained 1 step, final loss")
     still = "but showing it failed; the status, pictures, findings and tables still show the run before it"
     assert still in output["text"]
     assert "ZeroDivisionError" in output["text"]
-    assert {"status": d.status.value, "verdicts": d.verdicts.value, "tables": d.tables_html.value} == before
-    assert d._panel.shown is shown and d.session.run is not shown  # the session has the new run; the panel, not
+    assert {"status": panel.status.value, "findings": panel.findings.value, "tables": panel.tables_html.value} == before
+    assert panel.shown is shown and panel.session.run is not shown  # the session has the new run; the panel, not
     monkeypatch.undo()
-    d.controls["batchnorm"].value = True  # the next change shows, and clears the error
-    assert d._panel.shown is d.session.run and not d.errors.outputs and d.status.value != before["status"]
+    panel.controls["batchnorm"].value = True  # the next change shows, and clears the error
+    assert panel.shown is panel.session.run and not panel.errors.outputs and panel.status.value != before["status"]
 
 
 def test_the_dashboard_builds_in_its_sliders_corner_under_the_lessons_kernels():
@@ -118,7 +122,7 @@ def test_the_dashboard_builds_in_its_sliders_corner_under_the_lessons_kernels():
         "import matplotlib; matplotlib.use('Agg')\n"
         "from nbdiag.widgets import Dashboard\n"
         "d = Dashboard(lr=10, steps=3000)\n"
-        "print(d.status.value)\n"
+        "print(d.panel.status.value)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env={**os.environ, **kernels.PINS}, capture_output=True, text=True

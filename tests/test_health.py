@@ -1,4 +1,4 @@
-"""Health verdicts on the lesson's runs and on watched torch.nn models, and the linear theory of the std per layer."""
+"""Health findings on the lesson's runs and on watched torch.nn models, and the linear theory of the std per layer."""
 
 import math
 import os
@@ -12,7 +12,8 @@ import torch.nn as nn
 from torch_models import train_watched
 
 from nbdiag import activations, health, kernels, stats
-from nbdiag.health import Finding, diagnose, format_findings, healthy_bands
+from nbdiag.bands import SATURATION_LIMIT, healthy_bands
+from nbdiag.health import Finding, diagnose, format_findings
 from nbdiag.train import Config, train
 
 
@@ -30,13 +31,13 @@ def test_findings_are_named_records_with_a_number_and_a_sentence(dataset):
     assert findings and all(isinstance(f, Finding) for f in findings)
     for f in findings:
         assert f.severity in {"error", "warning"} and math.isfinite(f.value)
-        assert f.message and "\n" not in f.message and f.layer
+        assert f.message and "\n" not in f.message and f.where
 
 
 def test_saturated_tanh_layers_at_gain_3_are_flagged(dataset):
     run = train(Config(gain=3), dataset)
     saturated = codes(diagnose(run), "saturated")
-    assert [f.layer for f in saturated] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7, 9)]
+    assert [f.where for f in saturated] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7, 9)]
     assert saturated[0].value == pytest.approx(47.66, abs=0.005)  # the lesson's number is the one behind it
     assert "47.7%" in saturated[0].message
 
@@ -44,10 +45,10 @@ def test_saturated_tanh_layers_at_gain_3_are_flagged(dataset):
 def test_collapsing_activations_and_vanishing_gradients_at_gain_half_are_flagged(dataset):
     findings = diagnose(train(Config(gain=0.5), dataset))
     collapsing = codes(findings, "collapsing")
-    assert [f.layer for f in collapsing] == [f"layer {i} (Tanh)" for i in (3, 5, 7, 9)]
+    assert [f.where for f in collapsing] == [f"layer {i} (Tanh)" for i in (3, 5, 7, 9)]
     assert collapsing[-1].value == pytest.approx(0.024 / 0.41, rel=0.05)  # std 0.02 against 0.41 in the lesson
     vanishing = codes(findings, "vanishing_gradients")
-    assert [f.layer for f in vanishing][0] == "layer 1 (Tanh)"
+    assert [f.where for f in vanishing][0] == "layer 1 (Tanh)"
     assert vanishing[0].value == pytest.approx(1.892402e-05 / 3.053498e-04, rel=1e-3)
     assert not codes(findings, "saturated")
 
@@ -55,7 +56,7 @@ def test_collapsing_activations_and_vanishing_gradients_at_gain_half_are_flagged
 def test_the_linear_sandwich_grows_forward_and_its_gradients_grow_backward(dataset):
     findings = diagnose(train(Config(activation="linear"), dataset))
     assert codes(findings, "exploding_activations")[-1].value == pytest.approx(12.78 / 1.65, rel=0.01)
-    assert codes(findings, "exploding_gradients")[0].layer == "layer 0 (Linear)"
+    assert codes(findings, "exploding_gradients")[0].where == "layer 0 (Linear)"
     assert not codes(findings, "saturated")  # a Linear layer has no flat tail to saturate on
 
 
@@ -79,7 +80,7 @@ def test_a_diverged_run_is_flagged_first(dataset):
 def test_update_ratio_far_below_1e_3_says_how_much_to_raise_the_learning_rate(dataset):
     run = train(Config(lr=0.001, steps=50), dataset)
     [finding] = codes(diagnose(run), "update_ratio")
-    assert finding.layer == "run" and finding.value < -4
+    assert finding.where == "run" and finding.value < -4
     factor = float(finding.message.split("multiply the learning rate by ~")[1].split()[0])
     assert 10 ** (finding.value) * factor == pytest.approx(1e-3, rel=0.5)  # the suggested lr brings it to ~1e-3
     assert f"lr 0.001 -> {health._one_digit(0.001 * factor):g}" in finding.message
@@ -88,7 +89,7 @@ def test_update_ratio_far_below_1e_3_says_how_much_to_raise_the_learning_rate(da
 
 def test_the_last_layer_learning_far_faster_is_flagged_at_the_start(dataset):
     [finding] = codes(diagnose(train(Config(), dataset)), "last_layer_fast")
-    assert finding.layer == "weight 11 (100, 27)" and finding.value > 100
+    assert finding.where == "weight 11 (100, 27)" and finding.value > 100
 
 
 def relu_net(dead_bias=None, seed=0):
@@ -107,7 +108,7 @@ def relu_net(dead_bias=None, seed=0):
 def test_a_relu_network_with_many_dead_units_is_flagged():
     rec = train_watched(relu_net(dead_bias=-100.0), 20, torch.optim.Adam, 1e-3, lr=1e-3)
     [finding] = codes(diagnose(rec), "dead_units")
-    assert finding.layer == "layer 3 (ReLU)" and finding.value == pytest.approx(0.6, abs=0.01)
+    assert finding.where == "layer 3 (ReLU)" and finding.value == pytest.approx(0.6, abs=0.01)
     assert "60 of 100 units" in finding.message
     healthy = train_watched(relu_net(), 20, torch.optim.Adam, 1e-3, lr=1e-3)
     assert not codes(diagnose(healthy), "dead_units")
@@ -117,15 +118,17 @@ def test_a_relu_network_with_many_dead_units_is_flagged():
 
 def test_format_findings_and_a_clean_bill_of_health(batchnorm_run):
     assert format_findings([]).startswith("no problems found")
-    text = format_findings([Finding("run", "diverged", "error", 2.0, "the loss became nan at step 2")])
+    text = format_findings(
+        [Finding(where="run", code="diverged", severity="error", value=2.0, message="the loss became nan at step 2")]
+    )
     assert text == "error   run: the loss became nan at step 2"
 
 
 def test_healthy_bands_cover_the_lessons_good_runs(batchnorm_run):
-    bands = healthy_bands()
-    ratio, saturation = bands["update_ratio"], bands["saturation"]
-    assert ratio.low < -3 < ratio.high and saturation.low == 0 and saturation.high == health.SATURATION_LIMIT
-    assert bands["tanh_output"].high == activations.SATURATION_THRESHOLD
+    healthy = healthy_bands()
+    ratio, saturation = healthy["update_ratio"], healthy["saturation"]
+    assert ratio.low < -3 < ratio.high and saturation.low == 0 and saturation.high == SATURATION_LIMIT
+    assert healthy["tanh_output"].high == activations.SATURATION_THRESHOLD
     last = batchnorm_run.update_ratios[-100:].mean(0)  # the lesson's well-tuned run sits inside the band
     assert all(ratio.low < last[p.index] < ratio.high for p in stats.weights(batchnorm_run))
     assert all(saturation.low <= a.saturated <= saturation.high for a in stats.activation_stats(batchnorm_run))
@@ -145,7 +148,7 @@ def test_a_layer_whose_gradient_is_exactly_zero_is_a_finding_not_a_crash(dataset
     run = train(Config(gain=1e30), dataset)  # every tanh output exactly +-1: no gradient passes a tanh layer
     assert [g.std == 0 for g in stats.gradient_stats(run)] == [True] * 4 + [False]  # what used to divide by zero
     dead = codes(diagnose(run), "vanishing_gradients")
-    assert [f.layer for f in dead] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7)] and all(f.value == 0 for f in dead)
+    assert [f.where for f in dead] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7)] and all(f.value == 0 for f in dead)
     assert "no gradient at all reaches this layer" in dead[0].message and "layer 9 (Tanh)" in dead[0].message
 
 
@@ -168,10 +171,10 @@ def test_a_watched_relu_model_with_a_dead_layer_is_diagnosed():
     with torch.no_grad():
         model[2].bias[:] = -100.0  # the second ReLU layer never switches on: nothing flows back through it
     findings = diagnose(train_watched(model, 5, torch.optim.SGD, 0.1, lr=0.1))
-    [dead] = [f for f in codes(findings, "dead_units") if f.layer == "layer 3 (ReLU)"]
+    [dead] = [f for f in codes(findings, "dead_units") if f.where == "layer 3 (ReLU)"]
     assert dead.value == 1.0
     [none] = codes(findings, "vanishing_gradients")
-    assert none.layer == "layer 1 (ReLU)" and none.value == 0 and "no gradient at all" in none.message
+    assert none.where == "layer 1 (ReLU)" and none.value == 0 and "no gradient at all" in none.message
 
 
 def test_a_loss_far_above_its_start_is_diverging_from_the_step_it_rose(lr10_run):
@@ -188,24 +191,6 @@ def test_the_advice_for_what_overshooting_did_is_the_learning_rate(lr10_run):
         assert "lower the learning rate" in f.message and "gain" not in f.message, f.message
     # its tiny update:data comes from the saturated layers: never advise a larger learning rate here
     assert not any("multiply the learning rate" in f.message for f in findings), format_findings(findings)
-
-
-@pytest.mark.parametrize(
-    "losses, start",
-    [
-        ([3.3, 67.0], 1),  # one update, and the loss 20x its start: diverging at once
-        ([3.3] * 100 + [20.0] * 10, 100),  # ten steps above 3x at the end: diverging from the first of them
-        ([3.3] * 100 + [20.0] * 9, None),  # nine: a spike, not yet a trend
-        ([3.3, 20.0, 3.0] + [20.0] * 20, 3),  # back under once: the stretch starts after that
-        ([3.3] + [9.8] * 50, None),  # below 3x its start: overshooting, not diverging
-        ([0.0] + [5.0] * 50, None),  # a loss that starts at 0 has no scale to rise above
-        ([-1.0] + [5.0] * 50, None),
-        ([3.3], None),
-        ([3.3] + [20.0] * 20 + [float("nan")], None),  # a non-finite loss is a divergence of its own (diverged_at)
-    ],
-)
-def test_diverging_from_is_the_start_of_a_final_stretch_far_above_the_first_loss(losses, start):
-    assert health.diverging_from(torch.tensor(losses)) == start
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The configuration, the model it builds and the instrumented run."""
 
+import importlib
 import math
 
 import pytest
@@ -213,3 +214,49 @@ def test_relu_runs_count_exact_zeros_as_saturated(dataset):
     for s, layer in zip(stats.activation_stats(run), stats.watched_layers(run)):
         assert s.saturated == pytest.approx((layer.out == 0).float().mean().item() * 100)
         assert 30 < s.saturated < 70
+
+
+def same(a, b):
+    """Equal tensors, nan where nan."""
+    return a.shape == b.shape and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0), b.nan_to_num(0))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(lr=1e308, steps=50),  # the update is inf: the parameters are left finite until it is applied
+        Config(lr=1e38, activation="linear", steps=5),  # updates whose sum with some weights overflows
+        Config(lr=1e308, batchnorm=True, steps=50),
+    ],
+    ids=["inf update", "overflowing sum", "batchnorm"],
+)
+def test_an_update_that_blows_up_the_weights_is_trained_once_and_its_step_replayed(config, dataset, monkeypatch):
+    """The step that kept no layer-output gradients is replayed alone, from the parameters before its update; its
+    records are those of a run that ends at that step (which keeps them), as before the replay: never a second run."""
+    module = importlib.import_module("nbdiag.train")  # nbdiag.train is also the function
+
+    calls = []
+    for name in ("build_model", "_train"):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+    run = train(config, dataset)
+    assert calls == ["_train", "build_model"] and run.diverged_at == 0 and math.isfinite(run.losses[-1])
+    monkeypatch.undo()
+    ends_there = train(Config(**{**vars(config), "steps": run.diverged_at + 1}), dataset)
+    assert ends_there.status == run.status and same(ends_there.update_ratios, run.update_ratios)
+    assert [(l.index, l.kind) for l in run.layers] == [(l.index, l.kind) for l in ends_there.layers]
+    for mine, theirs in zip(run.layers, ends_there.layers):
+        assert mine.grad is not None and same(mine.out, theirs.out) and same(mine.grad, theirs.grad)
+        assert not mine.out.requires_grad
+    for mine, theirs in zip(run.params, ends_there.params):
+        assert same(mine.data, theirs.data) and same(mine.grad, theirs.grad)
+    assert not all(torch.isfinite(p.data).all() for p in run.params)  # the parameters as the update left them
+
+
+def test_a_run_diverging_at_a_snapshot_or_its_last_step_needs_no_replay(dataset, monkeypatch):
+    module = importlib.import_module("nbdiag.train")  # nbdiag.train is also the function
+
+    monkeypatch.setattr(module, "_replay", lambda *a: pytest.fail("replayed a step that kept its gradients"))
+    assert train(Config(lr=1e308, steps=50), dataset, snapshots=5).diverged_at == 0  # step 0 is a snapshot
+    assert train(Config(lr=1e308, steps=1), dataset).diverged_at == 0
+    assert train(Config(lr=1000, activation="linear", steps=30), dataset).diverged_at == 2  # a loss not finite

@@ -246,6 +246,6 @@ def test_every_diagnostic_works_on_a_zoo_of_watched_models(name):
     health.format_findings(health.diagnose(rec))
     dashboard = Dashboard(run=rec)
     try:
-        assert not dashboard.errors.outputs
+        assert not dashboard.panel.errors.outputs
     finally:
         dashboard.close()
