@@ -6,7 +6,6 @@ band and the dashboard's gain buttons. A layer's `kind` is its class name ('Tanh
 from-scratch layers and torch.nn's.
 """
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +13,9 @@ import torch
 
 SATURATION_THRESHOLD = 0.97  # |tanh output| above this counts as saturated: its local gradient is < 6% of the maximum
 SIGMOID_MARGIN = 0.03  # sigmoid output within this of 0 or 1 counts as saturated: its slope is < 12% of the maximum
-GELU_FLAT = 0.004  # GELU output in (-GELU_FLAT, 0) means an input below about -3, where its slope is under 1.3%
+# GELU is flat only for inputs below about -3 (slope under 1.3%). Its output cannot tell: an output just below 0
+# comes from such an input or from one just below 0, where the slope is 0.5. So GELU's rule reads its input.
+GELU_FLAT_INPUT = -3.0
 LESSON_GAINS = {"0.5": 0.5, "1": 1.0, "5/3": 5 / 3, "3": 3.0}  # the lesson's four gains, exactly
 
 
@@ -30,8 +31,8 @@ def _relu_flat(t):
     return t == 0  # the unit is off: its gradient is zero
 
 
-def _gelu_flat(t):
-    return (t < 0) & (t > -GELU_FLAT)  # inputs below about -3 (and a sliver just below 0: under 1% of a unit normal)
+def _gelu_flat(x):
+    return x < GELU_FLAT_INPUT  # x: GELU's input
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,13 @@ class ActivationFacts:
     gain_source: str  # where that gain comes from, in words
     flat: Callable | None  # flat(t): mask of outputs on its flat part, where little gradient passes; None: it has none
     flat_words: str  # where outputs count as saturated, in words
+    flat_label: str  # the tables' name for the share on the flat part: 'saturated', or ReLU's 'zero'
     flat_tails: bool  # its flat parts are the ends of its range (tanh, sigmoid): saturation there is a problem
     can_die: bool  # a unit can get stuck on the flat part for every example, and pass no gradient
     output_range: tuple | None  # (low, high) its outputs never leave, if any: a snapshot's fixed bins
     healthy_output: tuple | None  # (low, high) outputs where its slope is healthy, for plots to shade, if any
+    flat_reads_input: bool = False  # `flat` takes the layer's input, not its output (GELU's: see GELU_FLAT_INPUT)
+    bounded: bool = False  # its outputs stay within a bounded range: too much gain saturates it rather than grows it
 
     @property
     def presets(self):
@@ -74,10 +78,12 @@ FACTS = {
             "calculate_gain('tanh') = 5/3",
             _tanh_flat,
             f"on the flat tails of tanh (|t| > {SATURATION_THRESHOLD:g})",
+            "saturated",
             flat_tails=True,
             can_die=True,
             output_range=(-1.0, 1.0),
             healthy_output=(-SATURATION_THRESHOLD, SATURATION_THRESHOLD),
+            bounded=True,
         ),
         ActivationFacts(
             "relu",
@@ -87,6 +93,7 @@ FACTS = {
             "calculate_gain('relu') = √2",
             _relu_flat,
             "exactly 0 (the ReLU is off)",
+            "zero",
             flat_tails=False,
             can_die=True,
             output_range=None,
@@ -99,11 +106,13 @@ FACTS = {
             "√2",
             "ReLU's √2 (calculate_gain has no GELU)",
             _gelu_flat,
-            "on GELU's flat part below 0",
+            f"on GELU's flat part (inputs below {GELU_FLAT_INPUT:g})",
+            "saturated",
             flat_tails=False,
             can_die=True,
             output_range=None,
             healthy_output=None,
+            flat_reads_input=True,
         ),
         ActivationFacts(
             "sigmoid",
@@ -113,10 +122,12 @@ FACTS = {
             "calculate_gain('sigmoid') = 1",
             _sigmoid_flat,
             f"on the flat tails of the sigmoid (t < {SIGMOID_MARGIN:g} or t > {1 - SIGMOID_MARGIN:g})",
+            "saturated",
             flat_tails=True,
             can_die=True,
             output_range=(0.0, 1.0),
             healthy_output=None,
+            bounded=True,
         ),
         ActivationFacts(
             "linear",
@@ -126,6 +137,7 @@ FACTS = {
             "calculate_gain('linear') = 1",
             None,
             "no flat part",
+            "saturated",
             flat_tails=False,
             can_die=False,
             output_range=None,
@@ -147,43 +159,46 @@ def named_gain(gain):
     return next((f.gain_label for f in FACTS.values() if round(f.gain, 2) == round(gain, 2)), None)
 
 
-def saturated(t, kind, threshold=None):
-    """Mask of the outputs `t` of a `kind` layer that sit on its flat part, where little gradient passes.
-
-    The rule of the kind's ActivationFacts; any other kind (a Linear layer, an activation the table lacks) gets
-    tanh's |t| > SATURATION_THRESHOLD, as the lesson prints it. A `threshold` overrides all with |t| > threshold.
-    """
+def rule(kind, threshold=None):
+    """How outputs of a `kind` layer count as saturated: a `threshold` on |output| if given, else its activation's
+    flat part (ActivationFacts.flat); None where there is none: a layer that is no activation we know (a Linear, an
+    nn.SiLU) or one without a flat part. A flat part that reads the layer's input (GELU) needs that input."""
     if threshold is not None:
-        return t.abs() > threshold
+        return lambda t: t.abs() > threshold
     facts = of_kind(kind)
-    return (facts.flat if facts is not None and facts.flat is not None else _tanh_flat)(t)
+    return None if facts is None else facts.flat
 
 
-def saturated_percent(t, kind, threshold=None, dim=None):
-    """Percent of the finite values of `t` that are saturated (over `dim`, or all of them), in t's float dtype.
+def reads_input(kind, threshold=None):
+    """Whether a `kind` layer's rule reads its input rather than its output (GELU's, without a threshold)."""
+    facts = of_kind(kind)
+    return threshold is None and facts is not None and facts.flat_reads_input
+
+
+def saturated(t, kind, threshold=None, inputs=None):
+    """Mask of the outputs `t` of a `kind` layer on its flat part, where little gradient passes (see `rule`); None
+    where the layer has no such rule, or its rule reads the layer's `inputs` and they are not given."""
+    flat = rule(kind, threshold)
+    if flat is None:
+        return None
+    if reads_input(kind, threshold):
+        return None if inputs is None else flat(inputs)
+    return flat(t)
+
+
+def saturated_percent(t, kind, threshold=None, dim=None, inputs=None):
+    """Percent of the finite values of `t` that are saturated (over `dim`, or all of them), in t's float dtype;
+    None where `saturated` has no mask (no flat part: 'n/a').
 
     Non-finite values lie on no part of the activation: they count neither way, and where no value is finite
-    the percent is nan. An activation with no flat part (facts.flat None, e.g. sweep's 'linear') has 0.
-    """
+    the percent is nan."""
+    mask = saturated(t, kind, threshold, inputs)
+    if mask is None:
+        return None
     dtype = t.dtype if t.is_floating_point() else torch.float32
-    if kind is None:  # no layer at all: no flat part
-        zeros = torch.zeros(() if dim is None else _reduced_shape(t, dim), dtype=dtype)
-        finite = torch.isfinite(t).any() if dim is None else torch.isfinite(t).any(dim=_dims(dim))
-        return zeros.masked_fill(~finite, math.nan)
-    mask = saturated(t, kind, threshold)
     finite = torch.isfinite(t)
+    dims = () if dim is None else tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     if finite.all():  # the usual case, computed as the lesson does: mean of the mask
-        return (mask.to(dtype).mean() if dim is None else mask.to(dtype).mean(dim=_dims(dim))) * 100
-    dims = () if dim is None else _dims(dim)
-    counted = (mask & finite).to(dtype).sum(dim=dims) if dims else (mask & finite).to(dtype).sum()
-    total = finite.to(dtype).sum(dim=dims) if dims else finite.to(dtype).sum()
-    return counted / total * 100  # 0/0: nan where nothing is finite
-
-
-def _dims(dim):
-    return tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-
-
-def _reduced_shape(t, dim):
-    dims = {d % t.dim() for d in _dims(dim)}
-    return tuple(n for d, n in enumerate(t.shape) if d not in dims)
+        return (mask.to(dtype).mean(dim=dims) if dims else mask.to(dtype).mean()) * 100
+    counted, total = (mask & finite).to(dtype), finite.to(dtype)
+    return (counted.sum(dim=dims) / total.sum(dim=dims) if dims else counted.sum() / total.sum()) * 100

@@ -7,14 +7,16 @@ Each check is a function of the run that returns its findings; `diagnose` runs t
 nbdiag.stats; the thresholds below are the rules of thumb of the lesson, the healthy bands are nbdiag.bands'.
 """
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from . import stats
-from .activations import FACTS, of_kind, saturated
+from .activations import of_kind, saturated
 from .bands import SATURATION_LIMIT, UPDATE_RATIO_TARGET, UPDATE_RATIO_TOLERANCE
+from .cause import Advice, broken_start, divergence_cause, uniform_loss
 from .status import DIVERGING_FACTOR
 
 DEAD_UNIT_LIMIT = 0.05  # fraction of a layer's units that are off (or saturated) for every example of the batch
@@ -24,35 +26,73 @@ GROWTH_RATIO = 2.0  # ... above this multiple of the first's: the signal blows u
 GRADIENT_RATIO = 3.0  # gradient std this many times smaller (larger) than nearest the loss: vanishing (exploding)
 LAST_LAYER_FACTOR = 10.0  # the last weight's update:data this many times the median weight's: it learns far faster
 RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
+GROUP_FROM = 3  # a problem found in this many layers or more is one finding, so no run gets more than a dozen
 
 
 @dataclass
 class Finding:
     """One thing that looks wrong in a run, where, how badly, the number behind it, and what it means."""
 
-    where: str  # the plots' label of the layer ('layer 1 (Tanh)'), of the weight ('weight 6 (100, 27)'), or 'run'
-    code: str  # what kind of problem: 'diverged' (a non-finite loss or weight), 'diverging' (a finite loss far
-    # above its start, see status.diverging_from), 'saturated', 'dead_units', 'collapsing', 'exploding_activations',
-    # 'vanishing_gradients', 'exploding_gradients', 'last_layer_fast', 'update_ratio'
+    where: str  # the plots' label of the layer ('layer 1 (Tanh)'), of the weight ('weight 6 (100, 27)'), 'run', or
+    # for a finding grouped over layers, their range ('layers 12 to 50 (ReLU)')
+    code: str  # what kind of problem: 'broken_start' (a huge loss before any update), 'diverged' (a non-finite
+    # loss or weight), 'diverging' (a finite loss far above its start, see status.diverging_from), 'saturated',
+    # 'dead_units', 'collapsing', 'exploding_activations', 'vanishing_gradients', 'exploding_gradients',
+    # 'last_layer_fast', 'update_ratio'
     severity: str  # 'error' (the run is broken) or 'warning' (it trains badly)
-    value: float  # the number behind it, in the unit the message gives
-    message: str  # one sentence a student understands
+    value: float  # the number behind it, in the unit the message gives (a group's: its worst layer's)
+    message: str  # one sentence a student understands, ending in the advice
+    fix: dict = field(default_factory=dict)  # the Config change the advice means, e.g. {"gain": 5/3}; {} for none
+    # (a watched model's findings, advice with no option to change): re-running with it shows the advice is right
+    layers: tuple = ()  # the labels of the layers it was found in, for a finding about layers
 
 
 def diagnose(run):
     """Findings about a run (train.Run or nbdiag.watch's recording): errors first, then activations, gradients
-    and updates, each in layer order."""
-    # records shaped by updates that overshot: the advice for what they show is the learning rate, not the start
-    overshot = (run.diverged_at or 0) > 0 or (run.diverged_at is None and run.diverging_from is not None)
-    findings = [
+    and updates, in layer order; a problem found in GROUP_FROM layers or more is one finding for all of them."""
+    advice = Advice(run)
+    if run.config is None:  # a watched model's gain is unknown: first see which way its findings point
+        advice.directions = {_DIRECTION.get(f.code, 0) for f in _checks(run, advice)}
+    return sorted(_grouped(_checks(run, advice)), key=lambda f: f.severity != "error")  # stable: layer order stays
+
+
+def _checks(run, advice):
+    return [
+        *start(run),
         *diverged(run),
-        *flat_parts(run, overshot),
-        *signal_size(run, overshot),
-        *gradients(run, overshot),
-        *update_size(run, overshot),
+        *flat_parts(run, advice),
+        *signal_size(run, advice),
+        *gradients(run, advice),
+        *update_size(run, advice),
         *last_layer_fast(run),
     ]
-    return sorted(findings, key=lambda f: f.severity != "error")  # sorted() is stable: layer order stays
+
+
+# which way each problem calls the initial gain: +1 lower it, -1 raise it
+_DIRECTION = {"saturated": 1, "exploding_activations": 1, "exploding_gradients": 1, "collapsing": -1}
+_DIRECTION["vanishing_gradients"] = -1
+_WORSE_LOW = {"collapsing", "vanishing_gradients"}  # problems whose value is worse the lower it is
+
+
+def _grouped(findings):
+    """The findings, with each problem found in GROUP_FROM layers or more told once for all of them, by its worst
+    layer: '5 layers from layer 3 (ReLU) to layer 11 (ReLU)'."""
+    layered = {}
+    for f in findings:
+        if f.where.startswith("layer "):
+            layered.setdefault(f.code, []).append(f)
+    out = []
+    for f in findings:
+        group = layered.get(f.code, []) if f.where.startswith("layer ") else []
+        if len(group) < GROUP_FROM:
+            out.append(dataclasses.replace(f, layers=(f.where,)) if group else f)
+        elif f is group[0]:
+            worst = (min if f.code in _WORSE_LOW else max)(group, key=lambda g: g.value)
+            where = f"{len(group)} layers from {group[0].where} to {group[-1].where}"
+            message = f"worst at {worst.where}: {worst.message}"
+            layers = tuple(g.where for g in group)
+            out.append(Finding(where, f.code, f.severity, worst.value, message, worst.fix, layers))
+    return out
 
 
 def format_findings(findings):
@@ -62,35 +102,52 @@ def format_findings(findings):
     return "\n".join(f"{f.severity:7s} {f.where}: {f.message}" for f in findings)
 
 
-# -- the checks: each takes the run (and what it needs) and returns its findings
+# -- the checks: each takes the run (and the Advice) and returns its findings
+
+
+def start(run):
+    """A loss far above a uniform guess's before any update, though finite ('broken_start'): the initialization's
+    fault, never the learning rate's. (A non-finite one is 'diverged' at step 0.)"""
+    if not broken_start(run) or run.diverged_at == 0:
+        return []
+    first, uniform, cause = run.losses[0].item(), uniform_loss(run), divergence_cause(run)
+    message = (
+        f"the loss was {first:.4g} at step 0, before any update, {_times(first / uniform)} a uniform guess's "
+        f"({uniform:.2f}), so the learning rate is not to blame: {cause.blame}; {cause.advice}"
+    )
+    return [Finding("run", "broken_start", "error", first, message, cause.fix)]
 
 
 def diverged(run):
     """The loss, or the weights, became inf or nan ('diverged'); or the finite loss stayed far above its start
-    ('diverging', status.diverging_from)."""
+    ('diverging', status.diverging_from). Each names its cause (cause.divergence_cause) and its fix."""
+    if run.diverged_at is None and run.diverging_from is None:
+        return []
+    cause = divergence_cause(run)
+    if cause.fix.keys() <= {"lr"}:
+        advice = cause.advice
+    elif broken_start(run):
+        advice = f"the updates started from a broken start: {cause.advice}"
+    else:
+        advice = f"the start amplifies every update's error: {cause.advice}"
     if run.diverged_at is None:
-        start = run.diverging_from
-        if start is None:
-            return []
-        first, last = run.losses[0].item(), run.losses[-1].item()
+        start, first, last = run.diverging_from, run.losses[0].item(), run.losses[-1].item()
         message = (
             f"the loss rose above {DIVERGING_FACTOR:g}x its value at step 0 ({first:.4g}) at step {start} and "
             f"stayed there, to {last:.4g} at the last step: each update overshoots, so the weights wander "
-            f"away instead of learning; {_lr_advice(run)}"
+            f"away instead of learning; {advice}"
         )
-        return [Finding(where="run", code="diverging", severity="error", value=float(start), message=message)]
+        return [Finding("run", "diverging", "error", float(start), message, cause.fix)]
     step, loss = run.diverged_at, run.losses[run.diverged_at].item()
-    config = run.config
     if math.isfinite(loss):  # train's runs stop when an update leaves a weight non-finite, with that step's loss
         message = (
             f"the update at step {step} made the weights inf or nan (the loss before it was {loss:.4g}): "
-            f"the step was far too large; {_lr_advice(run)}"
+            f"the step was far too large; {advice}"
         )
-    elif step == 0 and config is not None:  # before any update: the learning rate played no part
-        scaling = "" if config.fan_in_scaling else ", or turn fan_in scaling back on"
+    elif step == 0 and run.config is not None:  # before any update: the learning rate played no part
         message = (
             f"the loss was {loss} at step 0, before any update, so the learning rate is not to blame: the "
-            f"initial weights are too large; lower the initial gain (now {config.gain:g}; {_suited_gain(run)}){scaling}"
+            f"initial weights are too large ({cause.blame}); {cause.advice}"
         )
     elif step == 0:
         message = (
@@ -98,22 +155,20 @@ def diverged(run):
             f"loss function"
         )
     else:
-        message = (
-            f"the loss became {loss} at step {step}: the updates overshoot and blow up the weights; {_lr_advice(run)}"
-        )
-    return [Finding(where="run", code="diverged", severity="error", value=float(step), message=message)]
+        message = f"the loss became {loss} at step {step}: the updates overshoot and blow up the weights; {advice}"
+    return [Finding("run", "diverged", "error", float(step), message, cause.fix)]
 
 
-def flat_parts(run, overshot=False):
-    """Per watched layer with finite outputs: too many outputs on its activation's flat part ('saturated'), and
-    units that sit there for every example ('dead_units')."""
+def flat_parts(run, advice):
+    """Per watched layer with finite outputs: too many outputs on its activation's flat tails ('saturated'), and
+    units that sit on its flat part for every example ('dead_units')."""
     findings = []
     for layer in _finite_layers(run):
-        findings += _saturated(run, layer, overshot) + _dead_units(run, layer)
+        findings += _saturated(run, layer, advice) + _dead_units(run, layer, advice)
     return findings
 
 
-def signal_size(run, overshot=False):
+def signal_size(run, advice):
     """Each watched layer's output std against the first's: shrinking ('collapsing') or growing
     ('exploding_activations') with depth."""
     layers = _finite_layers(run)
@@ -126,23 +181,20 @@ def signal_size(run, overshot=False):
         ratio = _std(layer.out) / first_std if first_std > 0 else math.nan
         label, other = stats.layer_label(layer), stats.layer_label(first)
         if ratio < COLLAPSE_RATIO:
+            words, fix = advice.larger()
             message = (
                 f"the output std is {_fraction(ratio)} {other}'s: the signal shrinks layer after "
-                f"layer, so deeper layers see less and less of the input; "
-                + _more(run, overshot, f"raise the initial gain ({_suited_gain(run)})", _DEEP)
+                f"layer, so deeper layers see less and less of the input; {words}"
             )
-            findings.append(Finding(where=label, code="collapsing", severity="warning", value=ratio, message=message))
+            findings.append(Finding(label, "collapsing", "warning", ratio, message, fix))
         elif ratio > GROWTH_RATIO:
-            message = f"the output std is {_times(ratio)} {other}'s: the signal grows layer after layer; " + _more(
-                run, overshot, "lower the initial gain", _DEEP
-            )
-            findings.append(
-                Finding(where=label, code="exploding_activations", severity="warning", value=ratio, message=message)
-            )
+            words, fix = advice.smaller()
+            message = f"the output std is {_times(ratio)} {other}'s: the signal grows layer after layer; {words}"
+            findings.append(Finding(label, "exploding_activations", "warning", ratio, message, fix))
     return findings
 
 
-def gradients(run, overshot=False):
+def gradients(run, advice):
     """Each watched layer's output-gradient std against the one nearest the loss: fading on the way back
     ('vanishing_gradients', exactly 0 included) or growing ('exploding_gradients')."""
     layers = [l for l in stats.watched_layers(run) if l.grad is not None and torch.isfinite(l.grad).all()]
@@ -162,23 +214,19 @@ def gradients(run, overshot=False):
                 else f"the gradient here is {_times(1 / ratio)} smaller than at {where}, nearest the loss: gradients "
                 f"fade on their way back, so the early layers learn slowly"
             )
-            message = f"{what}; " + _more(run, overshot, "raise the initial gain", _DEEP)
-            findings.append(
-                Finding(where=label, code="vanishing_gradients", severity="warning", value=ratio, message=message)
-            )
+            words, fix = advice.larger()
+            findings.append(Finding(label, "vanishing_gradients", "warning", ratio, f"{what}; {words}", fix))
         elif ratio > GRADIENT_RATIO:
+            words, fix = advice.smaller()
             message = (
                 f"the gradient here is {_times(ratio)} larger than at {where}, nearest the loss: "
-                f"gradients grow on their way back, so the early layers take the biggest steps; "
-                + _more(run, overshot, "lower the initial gain", _DEEP)
+                f"gradients grow on their way back, so the early layers take the biggest steps; {words}"
             )
-            findings.append(
-                Finding(where=label, code="exploding_gradients", severity="warning", value=ratio, message=message)
-            )
+            findings.append(Finding(label, "exploding_gradients", "warning", ratio, message, fix))
     return findings
 
 
-def update_size(run, overshot=False):
+def update_size(run, advice):
     """The median weight's recent update:data far from the 1e-3 rule of thumb ('update_ratio'), with the
     learning rate that brings it there."""
     recent = _recent_update_ratios(run)
@@ -195,17 +243,21 @@ def update_size(run, overshot=False):
     else:
         factor = 1 / _one_digit(1 / factor)
         change = f"divide the learning rate by ~{1 / factor:g}"
+    fix = {"lr": _one_digit(lr * factor)} if lr and run.config is not None else {}
     if lr:
         change += f" (lr {lr:g} -> {_one_digit(lr * factor):g})"
-    if overshot and factor > 1:  # saturated or dead layers that overshooting left behind pass little gradient
+    if advice.cause is not None and not advice.overshot:  # the start is to blame, not the learning rate
+        change, fix = advice.learning_rate()
+    elif advice.overshot and factor > 1:  # saturated or dead layers that overshooting left behind pass little gradient
         change = "here the layers that overshooting saturated pass little gradient: lower the learning rate"
+        fix = advice.cause.fix
     speed = "slowly: training crawls" if median < UPDATE_RATIO_TARGET else "fast: training is unstable"
     message = (
         f"each step changes a weight by about {10**median:.0e} of its size (median "
         f"update:data), far from the 1e-3 rule of thumb, so the weights learn too {speed}; "
         f"{change}"
     )
-    return [Finding(where="run", code="update_ratio", severity="warning", value=median, message=message)]
+    return [Finding("run", "update_ratio", "warning", median, message, fix)]
 
 
 def last_layer_fast(run):
@@ -235,41 +287,44 @@ def last_layer_fast(run):
 # -- one layer's flat part
 
 
-def _saturated(run, layer, overshot):
+def _saturated(run, layer, advice):
     """[a 'saturated' finding] if too many of the layer's outputs sit on a flat tail, else []."""
     threshold = run.saturation_threshold
     facts = of_kind(layer.kind)
     if threshold is None and not (facts is not None and facts.flat_tails):
         return []  # its flat part is no tail (ReLU's 0 is half its outputs when healthy), or it has none
     pct = stats.saturation_percent(layer, threshold)
-    if not pct > SATURATION_LIMIT:
+    if pct is None or not pct > SATURATION_LIMIT:
         return []
+    words, fix = advice.smaller(" before the activation")
     message = (
-        f"{pct:.1f}% of the outputs are {_flat_words(layer, threshold)}, where almost no gradient gets through; "
-        + _more(run, overshot, "lower the initial gain", _PUSHED, " before the activation")
+        f"{pct:.1f}% of the outputs are {_flat_words(layer, threshold)}, where almost no gradient gets through; {words}"
     )
-    return [Finding(where=stats.layer_label(layer), code="saturated", severity="warning", value=pct, message=message)]
+    return [Finding(stats.layer_label(layer), "saturated", "warning", pct, message, fix)]
 
 
-def _dead_units(run, layer):
+def _dead_units(run, layer, advice):
     """[a 'dead_units' finding] if too many units sit on the flat part for every example of the batch, else []."""
     threshold = run.saturation_threshold
     facts = of_kind(layer.kind)
     out = layer.out.reshape(layer.out.shape[0], -1)  # (batch, units)
     if threshold is None and not (facts is not None and facts.can_die) or out.shape[0] < DEAD_UNIT_MIN_BATCH:
         return []
-    dead = saturated(out, layer.kind, threshold).all(dim=0)  # (units,)
+    inputs = None if layer.input is None else layer.input.reshape(out.shape)
+    flat = saturated(out, layer.kind, threshold, inputs)
+    if flat is None:  # a rule that reads the layer's input, which was not kept
+        return []
+    dead = flat.all(dim=0)  # (units,)
     fraction = dead.float().mean().item()
     if not fraction > DEAD_UNIT_LIMIT:
         return []
+    # at the start the gain put them there; after training, the updates pushed them
+    words, fix = advice.smaller() if run.steps_done <= 1 else advice.learning_rate()
     message = (
         f"{int(dead.sum())} of {dead.numel()} units ({fraction:.0%}) are {_flat_words(layer, threshold)} for "
-        f"every example in the batch: they pass no gradient and may never learn again; "
-        f"lower the learning rate, or the initial gain or bias"
+        f"every example in the batch: they pass no gradient and may never learn again; {words}"
     )
-    return [
-        Finding(where=stats.layer_label(layer), code="dead_units", severity="warning", value=fraction, message=message)
-    ]
+    return [Finding(stats.layer_label(layer), "dead_units", "warning", fraction, message, fix)]
 
 
 def _flat_words(layer, threshold):
@@ -302,36 +357,6 @@ def _recent_update_ratios(run):
         if len(r):
             recent[p.index] = r.mean().item()
     return recent
-
-
-def _suited_gain(run):
-    """Which gain suits the run's activation: "5/3 suits tanh" (the lesson's, for a recording of any model)."""
-    activation = run.config.activation if run.config is not None else "tanh"
-    return FACTS[activation].suits
-
-
-def _lr_advice(run):
-    lr = run.lr
-    return (
-        f"lower the learning rate (try lr {lr / 10:g} or smaller)"
-        if lr
-        else "lower the learning rate (try one 10x smaller)"
-    )
-
-
-_DEEP = "use fewer hidden layers or a smaller learning rate"  # what is left to try with batchnorm on
-_PUSHED = "training pushed the outputs there: lower the learning rate"  # batchnorm starts every layer at std 1
-
-
-def _more(run, overshot, without_batchnorm, with_batchnorm, where=""):
-    """The advice for a run without batchnorm (`without_batchnorm`, or add it `where`), or for a train run that
-    has it on already (`with_batchnorm`); a watched model's records do not say: it gets the first. For records
-    that updates which overshot have shaped (`overshot`), the learning rate."""
-    if overshot:
-        return "the updates that overshot did this: lower the learning rate"
-    if run.config is not None and run.config.batchnorm:
-        return f"batchnorm is already on, so {with_batchnorm}"
-    return f"{without_batchnorm} or add batchnorm{where}"
 
 
 def _std(t):

@@ -23,6 +23,7 @@ class LayerRecord:
     out: torch.Tensor  # (batch, width) the layer's output
     grad: torch.Tensor | None  # (batch, width) d loss / d out; None where no gradient reached the layer
     name: str = ""  # a watched layer's name in model.named_modules(), e.g. 'blocks.0.act'; '' in a train run
+    input: torch.Tensor | None = None  # the layer's input, kept only where its saturation rule reads it (GELU's)
 
 
 @dataclass

@@ -27,7 +27,7 @@ class LayerOverTime:
     density: np.ndarray  # (snapshots, bins) density per bin; values beyond the edges are counted in the end bins
     mean: np.ndarray  # (snapshots,)
     std: np.ndarray  # (snapshots,)
-    saturated: np.ndarray  # (snapshots,) percent, as in ActivationStats
+    saturated: np.ndarray  # (snapshots,) percent, as in ActivationStats; nan where the layer has no flat part
     outside: np.ndarray  # (snapshots,) percent of the values beyond the edges (0 for tanh)
 
 
@@ -119,7 +119,8 @@ class Snapshots:
         lo, hi = edges[0].item(), edges[-1].item()
         outside = (((t < lo) | (t > hi)).float().mean() * 100).item() if t.numel() else 0.0
         counts = torch.histc(t.clamp(lo, hi), bins=self.bins, min=lo, max=hi)  # (bins,)
-        sat = saturated_percent(t, layer.kind, self.threshold).item()  # (nan with no finite value)
+        sat = saturated_percent(layer.out.detach(), layer.kind, self.threshold, inputs=layer.input)
+        sat = math.nan if sat is None else sat.item()  # nan: no flat part, or no finite value
         mean, std = (t.mean().item(), t.std().item()) if t.numel() > 1 else (math.nan, math.nan)
         return counts.numpy(), mean, std, sat, outside
 

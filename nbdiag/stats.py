@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .activations import saturated_percent
+from .activations import of_kind, saturated_percent
 from .layers import lesson_watched, plan
 
 HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's default, as the lesson draws them)
@@ -28,8 +28,9 @@ class ActivationStats:
     kind: str
     mean: float
     std: float
-    saturated: float  # percent of finite outputs on the activation's flat part (activations.saturated)
+    saturated: float | None  # percent of finite outputs on the activation's flat part; None: it has none (n/a)
     name: str = ""  # a watched layer's name, e.g. 'blocks.0.act'; '' in a train run
+    share_label: str = "saturated"  # what the table calls that share: 'saturated', or ReLU's 'zero'
 
 
 @dataclass
@@ -91,8 +92,10 @@ def watched_layers(run):
 
 
 def saturation_percent(layer, threshold=None):
-    """Percent of a layer record's finite outputs that are saturated (activations.saturated_percent)."""
-    return saturated_percent(layer.out, layer.kind, threshold).item()
+    """Percent of a layer record's finite outputs that are saturated (activations.saturated_percent), or None
+    where its layer has no flat part (a Linear layer, an activation nbdiag does not know)."""
+    percent = saturated_percent(layer.out, layer.kind, threshold, inputs=layer.input)
+    return None if percent is None else percent.item()
 
 
 def weights(run):
@@ -110,6 +113,7 @@ def activation_stats(run):
             l.out.std().item(),
             saturation_percent(l, run.saturation_threshold),
             l.name,
+            share_label(l.kind, run.saturation_threshold),
         )
         for l in watched_layers(run)
     ]
@@ -202,9 +206,18 @@ def _scientific(x, digits):
 
 
 def _saturated(s):
-    """The saturated percent, or why there is none: with a nan or inf among the outputs (their std is nan), the
-    percent would count them as on or off the flat part, which they are not."""
-    return "n/a (outputs not finite)" if math.isnan(s.std) else f"{s.saturated:.2f}%"
+    """'saturated: 20.25%' (ReLU's 'zero: 78.69%'), or why there is none: 'n/a' for a layer with no flat part, and
+    with a nan or inf among the outputs (their std is nan), since they lie on no part of the activation."""
+    if s.saturated is None:
+        return f"{s.share_label}: n/a"
+    return f"{s.share_label}: " + ("n/a (outputs not finite)" if math.isnan(s.std) else f"{s.saturated:.2f}%")
+
+
+def share_label(kind, threshold=None):
+    """What the tables call a `kind` layer's share on its flat part: its ActivationFacts.flat_label, 'saturated'
+    for a threshold or a kind without facts."""
+    facts = of_kind(kind)
+    return facts.flat_label if facts is not None and threshold is None else "saturated"
 
 
 def _layer_rows(stats):
@@ -218,7 +231,7 @@ def _layer_rows(stats):
 def format_activation_table(stats, digits=STABLE_DIGITS):
     """The activation table; a watched layer shows its name."""
     return "\n".join(
-        f"{head}: mean {_signed(s.mean, 2, digits)}, std {s.std:.2f}, saturated: {_saturated(s)}"
+        f"{head}: mean {_signed(s.mean, 2, digits)}, std {s.std:.2f}, {_saturated(s)}"
         for head, s in zip(_layer_rows(stats), stats)
     )
 

@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from .cause import broken_start, divergence_cause, uniform_loss
+
 # Diverging (see diverging_from): the loss stays above DIVERGING_FACTOR times its value at step 0 for the run's last
 # DIVERGING_STEPS steps or more. The lesson's network starts near ln 27 = 3.3 (a uniform guess); lr 1, which lesson 7
 # calls overshooting, ends a little above that and stays under 3x but for the odd short spike; lr 2 and more sit at
@@ -40,30 +42,35 @@ def status(run, last_loss=None):
         return "no step recorded yet: call rec.step(loss) after each optimizer.step()"
     trained = run.config is not None
     loss = run.losses[-1].item() if last_loss is None else last_loss
-    lr = f"lr {run.lr:g}" if run.lr is not None else "the learning rate"
     if run.diverged_at is None:
         start = run.diverging_from
         if start is None:
-            steps = run.steps_done
-            return (
-                f"{'trained' if trained else 'recorded'} {steps} step{'' if steps == 1 else 's'}, final loss {loss:.4f}"
-            )
+            steps = f"{run.steps_done} step{'' if run.steps_done == 1 else 's'}"
+            if broken_start(run):  # finite, but far above a uniform guess's from the start
+                first = run.losses[0].item()
+                return (
+                    f"trained {steps}, final loss {loss:.4g}; the loss at step 0 was {first:.4g}, "
+                    f"{first / uniform_loss(run):.2g}x a uniform guess's: a broken start "
+                    f"({divergence_cause(run).blame})"
+                )
+            return f"{'trained' if trained else 'recorded'} {steps}, final loss {loss:.4f}"
         return (
             f"diverging from step {start}: the loss stayed above {DIVERGING_FACTOR:g}x its value at step 0 "
             f"({run.losses[0].item():.4f}) from there on, final loss {run.losses[-1].item():.4f} "
-            f"({lr} is probably too large)"
+            f"({divergence_cause(run).blame})"
         )
+    blame = divergence_cause(run).blame
     if not trained:
         if run.diverged_at == 0:
             return (
                 f"the loss was {loss} at step 0, before any update: look at the input, the initial weights "
                 f"or the loss function; recording stopped there"
             )
-        return f"diverged at step {run.diverged_at}: the loss became {loss} ({lr} is probably too large); recording stopped there"
+        return f"diverged at step {run.diverged_at}: the loss became {loss} ({blame}); recording stopped there"
     if math.isfinite(loss):  # the loss was finite; the update after it was not
-        what = f"its update made the weights inf or nan ({lr} is probably too large)"
+        what = f"its update made the weights inf or nan ({blame})"
     elif run.diverged_at == 0:  # before any update: the learning rate played no part
-        what = f"the loss was {loss} before any update (the initial gain {run.config.gain:g} is probably too large)"
+        what = f"the loss was {loss} before any update ({blame})"
     else:
-        what = f"the loss became {loss} ({lr} is probably too large)"
+        what = f"the loss became {loss} ({blame})"
     return f"diverged at step {run.diverged_at}: {what}; stopped there"

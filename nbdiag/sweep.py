@@ -22,6 +22,7 @@ import torch
 from .activations import FACTS, NAMES, named_gain, saturated_percent
 from .config import ConfigError, parse_number
 from .layers import ACTIVATIONS
+from .records import LayerRecord
 from .stats import histogram, shown
 from .train import one_thread
 
@@ -105,10 +106,14 @@ def _activation(activation):
     return ACTIVATIONS[activation]() if activation in ACTIVATIONS else None
 
 
-def measure(x, activation):
-    """(std, saturated percent) of hidden-layer outputs x over their last two dims: (..., B, n_hidden) -> (...,)."""
+def measure(x, activation, inputs=None):
+    """(std, saturated percent) of hidden-layer outputs x over their last two dims: (..., B, n_hidden) -> (...,).
+
+    The percent is activations.saturated_percent's, nan where the activation has no flat part (linear); GELU's
+    rule reads the layer's `inputs` (its pre-activations)."""
     _activation(activation)  # a clear error for an unknown activation
-    return x.std(dim=(-2, -1)), saturated_percent(x, FACTS[activation].kind, dim=(-2, -1))
+    share = saturated_percent(x, FACTS[activation].kind, dim=(-2, -1), inputs=inputs)
+    return x.std(dim=(-2, -1)), torch.full(x.shape[:-2], math.nan, dtype=x.dtype) if share is None else share
 
 
 def across_examples(x):
@@ -127,13 +132,13 @@ def _weights(depth, n_hidden, seed):
 
 
 def _forward(activation, inputs, weights, gain):
-    """Each hidden layer's output in turn: x @ (w * gain), as the lecture's `weight *= gain`, then the activation."""
+    """Each hidden layer's (input of its activation, output) in turn: x @ (w * gain), as the lecture's
+    `weight *= gain`, then the activation."""
     layer, x = _activation(activation), inputs
     for w in weights:
-        x = x @ (w * gain)  # (..., B, n_hidden)
-        if layer is not None:
-            x = layer(x)
-        yield x
+        pre = x @ (w * gain)  # (..., B, n_hidden)
+        x = pre if layer is None else layer(pre)
+        yield pre, x
 
 
 def _network(n_hidden, seed):
@@ -155,21 +160,24 @@ def sweep_gains(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_
     with one_thread(), torch.no_grad():
         gain = torch.tensor(gains, dtype=DTYPE).view(-1, 1, 1)  # (G, 1, 1): each gain its own weights
         batches = inputs.expand(len(gains), -1, -1)  # (G, B, n_hidden): the same batch for every gain
-        for x in _forward(activation, batches, weights, gain):
-            std, share = measure(x, activation)
+        for pre, x in _forward(activation, batches, weights, gain):
+            std, share = measure(x, activation, pre)
             stds.append(std)
             shares.append(share)
     return Sweep(activation, tuple(gains), tuple(depths), torch.stack(stds), torch.stack(shares))
 
 
-def layer_outputs(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
-    """Each hidden layer's output for one gain, in the same network as the sweep's: a list of (B, n_hidden)."""
+def hidden_layers(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):
+    """Each hidden layer for one gain, in the same network as the sweep's: a records.LayerRecord per layer (index
+    1 to depth; out (B, n_hidden); input: its activation's input, which GELU's flat part reads)."""
     _activation(activation)
     gain, depth = _gain(gain, "gain"), _whole(depth, "depth", 1, MAX_DEPTH)
     n_hidden, seed = _network(n_hidden, seed)
     inputs, weights = _weights(depth, n_hidden, seed)
+    kind = FACTS[activation].kind or "Linear"
     with one_thread(), torch.no_grad():
-        return list(_forward(activation, inputs, weights, gain))
+        layers = _forward(activation, inputs, weights, gain)
+        return [LayerRecord(d, kind, out, None, input=pre) for d, (pre, out) in enumerate(layers, 1)]
 
 
 def shown_layers(depth):
@@ -177,16 +185,16 @@ def shown_layers(depth):
     return shown(range(1, depth + 1))
 
 
-def histograms(activation, gain, depth, layers=None, outputs=None, **network):
+def histograms(activation, gain, depth, layers=None, records=None, **network):
     """stats.Histogram records of some hidden layers' outputs (default: shown_layers(depth)), for
-    plots.plot_activations; `outputs` from layer_outputs saves the forward pass."""
-    outputs = outputs if outputs is not None else layer_outputs(activation, gain, depth, **network)
+    plots.plot_activations; `records` from hidden_layers saves the forward pass."""
+    records = records if records is not None else hidden_layers(activation, gain, depth, **network)
     chosen = (
         shown_layers(depth)
         if layers is None
         else _many(layers, "layers", lambda d: _whole(d, "layers", 1, depth), depth)
     )
-    return [histogram(outputs[d - 1], f"layer {d}") for d in chosen]
+    return [histogram(records[d - 1].out, f"layer {d}") for d in chosen]
 
 
 # -- numbers in words, the same on every CPU: two significant digits
@@ -212,8 +220,10 @@ def format_share(percent):
 
 
 def describe(activation, gain, depth, std, share):
-    """One line on one network: 'tanh, gain 5/3, depth 50: last layer's std 0.63, 3.6% saturated'."""
-    flat = "no flat part" if activation == "linear" else f"{format_share(share)} saturated"
+    """One line on one network: 'tanh, gain 5/3, depth 50: last layer's std 0.63, 3.6% saturated' (ReLU's: '51%
+    zero'; no activation: 'no flat part')."""
+    facts = FACTS[activation]
+    flat = "no flat part" if facts.flat is None else f"{format_share(share)} {facts.flat_label}"
     return f"{activation}, gain {gain_label(gain)}, depth {depth}: last layer's std {format_std(std)}, {flat}"
 
 
@@ -221,7 +231,9 @@ def format_table(sweep, gains, depths=None):
     """The last hidden layer's std and saturated share at each of `gains` (rows) and `depths` (columns)."""
     depths = sweep.depths if depths is None else _many(depths, "depths", lambda d: d, MAX_DEPTH)
     rows = [sweep.gain_index(g) for g in _many(gains, "gains", lambda g: g, MAX_GAINS)]  # a gain not swept: an error
-    lines = [f"{sweep.activation}: last hidden layer at initialization, std and saturated share"]
+    facts = sweep.facts
+    share = "no flat part" if facts.flat is None else f"{facts.flat_label} share"
+    lines = [f"{sweep.activation}: last hidden layer at initialization, std and {share}"]
     lines.append(f"{'gain':>6}" + "".join(f"{f'depth {d}':>19}" for d in depths))
     for i in rows:
         cells = []
@@ -235,15 +247,17 @@ def format_table(sweep, gains, depths=None):
 def format_layers(activation, gain, depth, layers=None):
     """Some hidden layers of one network (default: shown_layers(depth)), a line each: std, std across examples
     (see across_examples) and saturated share."""
-    outputs = layer_outputs(activation, gain, depth)
+    records = hidden_layers(activation, gain, depth)
     chosen = (
         shown_layers(depth)
         if layers is None
         else _many(layers, "layers", lambda d: _whole(d, "layers", 1, depth), depth)
     )
-    lines = [f"{activation}, gain {gain_label(gain)}: std, std across examples, saturated"]
+    facts = FACTS[activation]
+    lines = [f"{activation}, gain {gain_label(gain)}: std, std across examples, {facts.flat_label}"]
     for d in chosen:
-        std, share = (t.item() for t in measure(outputs[d - 1], activation))
-        across = across_examples(outputs[d - 1]).item()
+        layer = records[d - 1]
+        std, share = (t.item() for t in measure(layer.out, activation, layer.input))
+        across = across_examples(layer.out).item()
         lines.append(f"layer {d:>2}: {format_std(std):>8} {format_std(across):>9} {format_share(share):>6}")
     return "\n".join(lines)

@@ -33,8 +33,11 @@ class LayerTap:
     """One watched layer: its forward hook keeps the output of each pass in a step, and `close_step` picks the one
     the step records (the pass whose output received a gradient) with that gradient."""
 
-    def __init__(self, index, name, module):
+    def __init__(self, index, name, module, keep_input=False):
         self.index, self.name, self.module = index, name, module  # as in model.named_modules()
+        self.keep_input = keep_input  # keep each pass's input too (activations.reads_input: GELU's rule reads it)
+        self.inputs = {}  # id(out) -> the input of the pass that gave it, while keep_input
+        self.last_input = None  # the input of the pass the last closed step recorded, while keep_input
         self.pending = None  # the output of the step's latest forward pass with gradients on
         # (out, no gradient yet when the next pass began) of the step's earlier passes: an evaluation batch,
         # gradient accumulation, a module used twice (all rare)
@@ -56,6 +59,8 @@ class LayerTap:
             self.earlier.append((self.pending, self.pending.grad is None))
             del self.earlier[:-MAX_PASSES]
         self.pending = out
+        if self.keep_input and inputs and isinstance(inputs[0], torch.Tensor):
+            self.inputs[id(out)] = inputs[0].detach()
         if out.requires_grad:
             out.retain_grad()  # backward leaves d loss / d out in out.grad
 
@@ -84,7 +89,15 @@ class LayerTap:
         return None
 
     def close_step(self):
-        """(out, grad) of the pass the step records, or (None, None); the next step starts afresh."""
+        """(out, grad) of the pass the step records, or (None, None); the next step starts afresh. With keep_input,
+        that pass's input is in last_input."""
+        out, grad = self._recorded_pass()
+        self.last_input = None if out is None else self.inputs.get(id(out))
+        self.inputs = {}
+        return out, grad
+
+    def _recorded_pass(self):
+        """(out, grad) of the pass the step records, or (None, None)."""
         out, earlier = self.pending, self.earlier
         self.pending, self.earlier = None, []
         if not earlier or out is None:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from . import status
+from .activations import reads_input
 from .config import Config
 from .data import load_dataset
 from .layers import ACTIVATIONS, MLP, Add, BatchNorm1d, Linear, lesson_watched, plan
@@ -234,13 +235,25 @@ def _replay(model, params, before, x, y):
 
 def _layer_records(model):
     """Every layer's LayerRecord as the last forward and backward left it."""
-    return [LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad) for i, l in enumerate(model.layers)]
+    return [
+        LayerRecord(i, type(l).__name__, l.out.detach(), l.out.grad, input=_input(model, i))
+        for i, l in enumerate(model.layers)
+    ]
+
+
+def _input(model, i):
+    """Layer i's input, where its saturation rule reads it (activations.reads_input: GELU's): the output of the layer
+    before it, as the from-scratch MLP chains them; None elsewhere."""
+    return model.layers[i - 1].out.detach() if i > 0 and reads_input(type(model.layers[i]).__name__) else None
 
 
 def _live_records(model, params, watched):
     """(LayerRecords of the watched layers, ParamRecords), live tensors, for a snapshot to read at once."""
     layers = [
-        LayerRecord(j, type(model.layers[j]).__name__, model.layers[j].out, model.layers[j].out.grad) for j in watched
+        LayerRecord(
+            j, type(model.layers[j]).__name__, model.layers[j].out, model.layers[j].out.grad, input=_input(model, j)
+        )
+        for j in watched
     ]
     return layers, [ParamRecord(k, tuple(p.shape), p, p.grad) for k, p in enumerate(params)]
 

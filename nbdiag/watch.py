@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from . import status
+from .activations import reads_input
 from .records import LayerRecord, ParamRecord
 from .snapshots import MAX_SNAPSHOTS, Snapshots
 from .taps import LayerTap, choose_layers
@@ -63,7 +64,10 @@ class Recording:
         self.snapshots = None if snapshots is None else Snapshots(snapshots, max_snapshots, threshold=threshold)
         named = list(model.named_modules())
         named = named[1:] if len(named) > 1 else named  # the layers are the submodules; a bare layer is its own
-        self._taps = [LayerTap(*chosen) for chosen in choose_layers(model, named, layers)]
+        self._taps = [
+            LayerTap(index, name, module, keep_input=reads_input(type(module).__name__, saturation_threshold))
+            for index, name, module in choose_layers(model, named, layers)
+        ]
         self.watched = tuple(tap.index for tap in self._taps)
         self._named_params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self._params = [p for _, p in self._named_params]
@@ -137,7 +141,7 @@ class Recording:
             self.snapshots.add(
                 i,
                 [
-                    LayerRecord(tap.index, type(tap.module).__name__, out, grad, tap.name)
+                    LayerRecord(tap.index, type(tap.module).__name__, out, grad, tap.name, tap.last_input)
                     for tap, (out, grad) in zip(self._taps, self._last)
                     if out is not None
                 ],
@@ -187,7 +191,9 @@ class Recording:
     def layers(self):
         """A LayerRecord per watched layer, with output and output gradient at the last step."""
         return [
-            LayerRecord(tap.index, type(tap.module).__name__, out.detach().cpu(), _cpu(grad), tap.name)
+            LayerRecord(
+                tap.index, type(tap.module).__name__, out.detach().cpu(), _cpu(grad), tap.name, _cpu(tap.last_input)
+            )
             for tap, (out, grad) in zip(self._taps, self._last)
             if out is not None
         ]

@@ -78,7 +78,7 @@ def test_the_output_has_a_still_png_for_pages_that_cannot_run_widgets(ipympl_bac
     assert "application/vnd.jupyter.widget-view+json" in bundle
     png = base64.b64decode(bundle["image/png"])
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size[0] > 600
-    assert bundle["text/plain"] == "relu, gain 1.6, depth 20: last layer's std 5.9, 48% saturated"
+    assert bundle["text/plain"] == "relu, gain 1.6, depth 20: last layer's std 5.9, 48% zero"
     g.close()
 
 
@@ -94,16 +94,16 @@ def test_other_backends_get_a_png_that_follows_the_gain():
 
 def test_a_failing_change_shows_in_the_widget_and_the_next_clears_it(ipympl_backend, monkeypatch):
     g = GainSweep()
-    original = nbdiag.sweep.layer_outputs
+    original = nbdiag.sweep.hidden_layers
 
     def failing(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(nbdiag.sweep, "layer_outputs", failing)
+    monkeypatch.setattr(nbdiag.sweep, "hidden_layers", failing)
     g.gain.value = 2.0
     (output,) = g.errors.outputs
     assert "RuntimeError: out of memory" in output["text"] and g.shown[2] == 5 / 3  # still the last that worked
-    monkeypatch.setattr(nbdiag.sweep, "layer_outputs", original)
+    monkeypatch.setattr(nbdiag.sweep, "hidden_layers", original)
     g.gain.value = 2.5
     assert not g.errors.outputs and g.shown[2] == 2.5
     g.close()
@@ -112,13 +112,13 @@ def test_a_failing_change_shows_in_the_widget_and_the_next_clears_it(ipympl_back
 def test_in_a_kernel_a_drag_of_the_gain_redraws_once_with_the_latest_value(ipympl_backend, monkeypatch, in_a_kernel):
     async def main():
         g = GainSweep()
-        shown, original = [], nbdiag.sweep.layer_outputs
+        shown, original = [], nbdiag.sweep.hidden_layers
 
         def counting(activation, gain, depth):  # one network forward per redraw
             shown.append(gain)
             return original(activation, gain, depth)
 
-        monkeypatch.setattr(nbdiag.sweep, "layer_outputs", counting)
+        monkeypatch.setattr(nbdiag.sweep, "hidden_layers", counting)
         for value in (1.1, 1.2, 1.3, 1.4):  # messages of one drag, arriving before the kernel's next turn
             g.gain.value = value
         assert shown == []  # nothing runs inside the messages themselves

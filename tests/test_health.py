@@ -37,7 +37,8 @@ def test_findings_are_named_records_with_a_number_and_a_sentence(dataset):
 def test_saturated_tanh_layers_at_gain_3_are_flagged(dataset):
     run = train(Config(gain=3), dataset)
     saturated = codes(diagnose(run), "saturated")
-    assert [f.where for f in saturated] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7, 9)]
+    assert saturated[0].layers == tuple(f"layer {i} (Tanh)" for i in (1, 3, 5, 7, 9)) and len(saturated) == 1
+    assert saturated[0].where == "5 layers from layer 1 (Tanh) to layer 9 (Tanh)"  # one finding for all five
     assert saturated[0].value == pytest.approx(47.66, abs=0.005)  # the lesson's number is the one behind it
     assert "47.7%" in saturated[0].message
 
@@ -45,10 +46,10 @@ def test_saturated_tanh_layers_at_gain_3_are_flagged(dataset):
 def test_collapsing_activations_and_vanishing_gradients_at_gain_half_are_flagged(dataset):
     findings = diagnose(train(Config(gain=0.5), dataset))
     collapsing = codes(findings, "collapsing")
-    assert [f.where for f in collapsing] == [f"layer {i} (Tanh)" for i in (3, 5, 7, 9)]
+    assert collapsing[0].layers == tuple(f"layer {i} (Tanh)" for i in (3, 5, 7, 9))
     assert collapsing[-1].value == pytest.approx(0.024 / 0.41, rel=0.05)  # std 0.02 against 0.41 in the lesson
     vanishing = codes(findings, "vanishing_gradients")
-    assert [f.where for f in vanishing][0] == "layer 1 (Tanh)"
+    assert vanishing[0].layers[0] == "layer 1 (Tanh)" and "worst at layer 1 (Tanh)" in vanishing[0].message
     assert vanishing[0].value == pytest.approx(1.892402e-05 / 3.053498e-04, rel=1e-3)
     assert not codes(findings, "saturated")
 
@@ -56,7 +57,7 @@ def test_collapsing_activations_and_vanishing_gradients_at_gain_half_are_flagged
 def test_the_linear_sandwich_grows_forward_and_its_gradients_grow_backward(dataset):
     findings = diagnose(train(Config(activation="linear"), dataset))
     assert codes(findings, "exploding_activations")[-1].value == pytest.approx(12.78 / 1.65, rel=0.01)
-    assert codes(findings, "exploding_gradients")[0].where == "layer 0 (Linear)"
+    assert codes(findings, "exploding_gradients")[0].layers[0] == "layer 0 (Linear)"
     assert not codes(findings, "saturated")  # a Linear layer has no flat tail to saturate on
 
 
@@ -148,7 +149,7 @@ def test_a_layer_whose_gradient_is_exactly_zero_is_a_finding_not_a_crash(dataset
     run = train(Config(gain=1e30), dataset)  # every tanh output exactly +-1: no gradient passes a tanh layer
     assert [g.std == 0 for g in stats.gradient_stats(run)] == [True] * 4 + [False]  # what used to divide by zero
     dead = codes(diagnose(run), "vanishing_gradients")
-    assert [f.where for f in dead] == [f"layer {i} (Tanh)" for i in (1, 3, 5, 7)] and all(f.value == 0 for f in dead)
+    assert dead[0].layers == tuple(f"layer {i} (Tanh)" for i in (1, 3, 5, 7)) and dead[0].value == 0
     assert "no gradient at all reaches this layer" in dead[0].message and "layer 9 (Tanh)" in dead[0].message
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nbdiag.lesson import CASES, Figure, compare
+from nbdiag.lesson import CASES, NO_TANH_GRADIENTS, Figure, compare
 
 GAIN_1_PRINTED = """
 layer 1 (      Tanh): mean -0.02, std 0.62, saturated: 3.50%
@@ -42,3 +42,13 @@ def test_scientific_figures_count_units_of_their_last_digit():
 def test_every_case_has_tables_and_says_whether_it_is_one_step():
     assert all(case.tables and isinstance(case.one_step, bool) for case in CASES.values())
     assert not CASES["batchnorm 1001 steps"].one_step and CASES["gain 5/3"].one_step
+
+
+def test_a_linear_layers_n_a_is_compared_on_its_mean_and_std():
+    printed = "\n".join(
+        f"layer {i} (    Linear): mean {m}, std {sd}, saturated: n/a"
+        for i, m, sd in [(0, "-0.04", "1.65"), (1, "-0.04", "2.72"), (2, "-0.00", "4.67"), (3, "+0.09", "7.50")]
+    )
+    printed += "\nlayer 4 (    Linear): mean -0.72, std 12.78, saturated: n/a\n" + NO_TANH_GRADIENTS.strip()
+    figures = [f for f in compare(printed, "linear sandwich") if "e" not in f.lesson]
+    assert len(figures) == 5 * 2 + 5 and all(f.last_digit_units == 0 for f in figures)  # mean, std; gradient means

@@ -46,7 +46,7 @@ def test_the_protocol_names_every_field_the_diagnostics_read():
 
 
 def test_layer_and_param_records_hold_a_tensor_its_gradient_and_a_name(dataset):
-    assert [f.name for f in dataclasses.fields(LayerRecord)] == ["index", "kind", "out", "grad", "name"]
+    assert [f.name for f in dataclasses.fields(LayerRecord)] == ["index", "kind", "out", "grad", "name", "input"]
     assert [f.name for f in dataclasses.fields(ParamRecord)] == ["index", "shape", "data", "grad", "name"]
     run = train(Config(), dataset)
     first = run.layers[0]

@@ -95,9 +95,9 @@ class GainSweep(W.VBox):
     def _network(self, activation, depth, gain):
         """The chosen network's histograms and its one-line readout."""
         with one_thread():
-            outputs = sweeps.layer_outputs(activation, gain, depth)
-            histograms = sweeps.histograms(activation, gain, depth, outputs=outputs)
-            std, share = (t.item() for t in sweeps.measure(outputs[-1], activation))
+            layers = sweeps.hidden_layers(activation, gain, depth)
+            histograms = sweeps.histograms(activation, gain, depth, records=layers)
+            std, share = (t.item() for t in sweeps.measure(layers[-1].out, activation, layers[-1].input))
         return histograms, sweeps.describe(activation, gain, depth, std, share)
 
     def _show(self):

@@ -149,7 +149,7 @@ print(health.format_findings(health.diagnose(rec)))
 findings = health.diagnose(rec)
 dead = {f.where: f.value for f in findings if f.code == "dead_units"}
 assert all(0.5 < dead[f"layer {i} (ReLU)"] < 0.85 for i in (5, 7, 9, 11)) and dead.get("layer 3 (ReLU)", 0) < 0.15, dead
-shrinking = {f.layer: f.value for f in findings if f.code == "collapsing"}
+shrinking = {f.where: f.value for f in findings if f.code == "collapsing"}
 assert set(shrinking) == {"layer 9 (ReLU)", "layer 11 (ReLU)"} and all(0.3 < v < 0.6 for v in shrinking.values())
 assert {f.code for f in findings} <= {"dead_units", "collapsing", "update_ratio", "vanishing_gradients"}, findings
 
