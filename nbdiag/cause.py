@@ -7,10 +7,12 @@ config: nothing is trained again.
 """
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from . import stats
 from .activations import FACTS, named_gain, of_kind
+from .bands import UPDATE_RATIO_TARGET, UPDATE_RATIO_TOLERANCE
 
 INIT_LOSS_FACTOR = (
     10.0  # a loss this many times a uniform guess's (ln of the classes) before any update: a broken start
@@ -90,27 +92,32 @@ def init_cause(config):
 
 
 def lr_cause(run):
-    """The learning rate, as a Cause."""
+    """The learning rate, as a Cause: 10x smaller, and for a train run no more than half its optimizer's SAFE_LR."""
     lr = run.lr
     if not lr:
         return Cause("the learning rate is probably too large", "lower the learning rate (try one 10x smaller)", {})
+    lower = lr / 10 if run.config is None else min(lr / 10, SAFE_LR[run.config.optimizer] / 2)
     return Cause(
         f"lr {lr:g} is probably too large",
-        f"lower the learning rate (try lr {lr / 10:g} or smaller)",
-        {"lr": lr / 10} if run.config is not None else {},
+        f"lower the learning rate (try lr {lower:g} or smaller)",
+        {"lr": lower} if run.config is not None else {},
     )
 
 
 def divergence_cause(run):
     """What to blame for a run that diverged or is diverging: the start, where it is broken (broken_start: the
     learning rate played no part yet), or where it grows the signal past INIT_GROWTH_LIMIT (init_cause) and the
-    learning rate is no larger than SAFE_LR; else the learning rate."""
+    learning rate is no larger than SAFE_LR; both, where the learning rate is larger too; else the learning rate."""
     config = run.config
     if config is not None and broken_start(run):
         return init_cause(config) or _start_cause(config)
-    if config is not None and config.lr <= SAFE_LR[config.optimizer]:
-        return init_cause(config) or lr_cause(run)
-    return lr_cause(run)
+    start = None if config is None else init_cause(config)
+    if start is None:
+        return lr_cause(run)
+    if config.lr <= SAFE_LR[config.optimizer]:
+        return start
+    lr = lr_cause(run)  # both: a smaller learning rate alone would leave the start to blow the run up
+    return Cause(f"{lr.blame}, and {start.blame}", f"{lr.advice}, and {start.advice}", {**lr.fix, **start.fix})
 
 
 def _start_cause(config):
@@ -147,28 +154,52 @@ _PUSHED = "training pushed the outputs there: lower the learning rate"  # batchn
 class Advice:
     """What to advise for a run, decided once for all its findings, so that they never point two ways.
 
-    A run that overshot (diverged after its first update, or diverging) or started broken gets the advice of its
-    cause (cause.divergence_cause: the start or the learning rate) everywhere. Otherwise the gain is advised only
-    toward its activation's suited gain (raised only below it, lowered only above it, never at it), else
-    batchnorm, then fewer layers or a smaller learning rate. A watched model's gain is unknown: its findings
-    advise a gain direction only when none of them calls for the other."""
+    A run that overshot (diverged after its first update, or diverging), started broken, or whose start grows the
+    signal (init_cause) gets the advice of that cause (divergence_cause) everywhere. Otherwise the gain is advised
+    only toward its activation's suited gain (raised only below it, lowered only above it, never at it), else
+    batchnorm, then fewer layers or a smaller learning rate; and where the learning rate is too large as well
+    (updates far above the 1e-3 rule of thumb, or above SAFE_LR), every advice says so too. A watched model's
+    gain is unknown: its findings advise a gain direction only when none of them calls for the other."""
 
     def __init__(self, run):
         self.run, self.config = run, run.config
         overshot = (run.diverged_at or 0) > 0 or (run.diverged_at is None and run.diverging_from is not None)
-        self.cause = divergence_cause(run) if overshot or broken_start(run) else None
-        self.overshot = overshot and not broken_start(run) and self.cause.fix.keys() <= {"lr"}
+        broken = self.broken = broken_start(run)
+        if overshot or broken:
+            self.cause = divergence_cause(run)
+        else:  # a start that grows the signal is to blame before anything else
+            self.cause = None if self.config is None else init_cause(self.config)
+        self.overshot = self.cause is not None and not broken and self.cause.fix.keys() <= {"lr"}
+        recent = list(stats.recent_update_ratios(run).values())
+        too_fast = bool(recent) and statistics.median(recent) > UPDATE_RATIO_TARGET + UPDATE_RATIO_TOLERANCE
+        beyond_safe = self.config is not None and self.config.lr > SAFE_LR[self.config.optimizer]
+        self.too_fast = lr_cause(run) if self.cause is None and (too_fast or beyond_safe) else None
         self.directions = None  # a watched model's: the gain directions its findings call for, once gathered
 
+    def gain_below(self):
+        """Whether a train run's gain is below its activation's suited gain."""
+        return self.config is not None and self._gain_direction() < 0
+
     def _gain_direction(self):
-        """+1 where the gain is above its activation's suited gain, -1 below, 0 at it (within 2%)."""
+        """+1 where the gain is above its activation's suited gain, -1 below, 0 at it (within 2%) or with residual
+        connections (the suited gains keep a plain stack's signal; a residual block adds its input on top)."""
         suited = FACTS[self.config.activation].gain
-        return 0 if abs(self.config.gain / suited - 1) < 0.02 else (1 if self.config.gain > suited else -1)
+        if self.config.residual or abs(self.config.gain / suited - 1) < 0.02:
+            return 0
+        return 1 if self.config.gain > suited else -1
 
     def _of_cause(self):
         if self.overshot:
-            return "the updates that overshot did this: lower the learning rate", self.cause.fix
+            return "the updates are too large: lower the learning rate", self.cause.fix
         return f"the start is at fault: {self.cause.advice}", self.cause.fix
+
+    def _and_lr(self, words, fix):
+        """The advice, and a smaller learning rate where it is too large as well."""
+        if self.too_fast is None:
+            return words, fix
+        if "lr" in fix:
+            return self.too_fast.advice, self.too_fast.fix
+        return f"{words}, and {self.too_fast.advice}", {**fix, **self.too_fast.fix}
 
     def smaller(self, where=""):
         """(advice, fix) for a signal too large or too flat: lower the gain, or batchnorm (`where`), or beyond."""
@@ -180,14 +211,16 @@ class Advice:
             return f"lower the initial gain or add batchnorm{where}", {}
         if self._gain_direction() > 0:
             facts = FACTS[self.config.activation]
-            return f"lower the initial gain (now {_gain(self.config.gain)}; {facts.suits})", {"gain": facts.gain}
+            words = f"lower the initial gain (now {_gain(self.config.gain)}; {facts.suits})"
+            return self._and_lr(words, {"gain": facts.gain})
         if not self.config.batchnorm:
-            return f"add batchnorm{where}", {"batchnorm": True}
-        return f"batchnorm is already on, so {_PUSHED}", {"lr": self.config.lr / 10}
+            return self._and_lr(f"add batchnorm{where}", {"batchnorm": True})
+        return self._and_lr(f"batchnorm is already on, so {_PUSHED}", {"lr": self.config.lr / 10})
 
     def larger(self):
-        """(advice, fix) for a signal or gradient that fades: raise the gain, or batchnorm, or fewer layers."""
-        if self.cause is not None:
+        """(advice, fix) for a signal or gradient that fades: raise the gain, or batchnorm, or fewer layers. A start
+        that grows the signal is not why one fades: that cause is told only for a run that overshot or broke."""
+        if self.cause is not None and (self.overshot or self.broken):
             return self._of_cause()
         if self.config is None:
             if self.directions is not None and 1 in self.directions:
@@ -196,18 +229,31 @@ class Advice:
             return f"raise the initial gain{f' ({suited})' if suited else ''} or add batchnorm", {}
         if self._gain_direction() < 0:
             facts = FACTS[self.config.activation]
-            return f"raise the initial gain (now {_gain(self.config.gain)}; {facts.suits})", {"gain": facts.gain}
+            words = f"raise the initial gain (now {_gain(self.config.gain)}; {facts.suits})"
+            return self._and_lr(words, {"gain": facts.gain})
         if not self.config.batchnorm:
-            return "add batchnorm", {"batchnorm": True}
-        if self.config.depth > 1:
-            return f"batchnorm is already on, so {_DEEP}", {"depth": max(1, self.config.depth // 2)}
-        return f"batchnorm is already on, so {_DEEP}", {}
+            return self._and_lr("add batchnorm", {"batchnorm": True})
+        fix = {"depth": max(1, self.config.depth // 2)} if self.config.depth > 1 else {}
+        return self._and_lr(f"batchnorm is already on, so {_DEEP}", fix)
+
+    def dead_units(self):
+        """(advice, fix) for units stuck on the flat part for every example: batchnorm before the activation (which
+        centres every unit on its batch, so none can stay off for all of it), whatever the start; with batchnorm
+        on, or updates that overshot, the cause or a smaller learning rate."""
+        if self.cause is not None and (self.config is None or self.config.batchnorm or self.overshot):
+            return self._of_cause()
+        if self.config is None:
+            return "lower the learning rate, or add batchnorm before the activation", {}
+        if not self.config.batchnorm:
+            words = "add batchnorm before the activation, which centres every unit on its batch"
+            return self._and_lr(words, {"batchnorm": True})
+        return self.learning_rate()
 
     def learning_rate(self):
         """(advice, fix) for units that training pushed onto the flat part: the cause, or a smaller learning rate."""
         if self.cause is not None:
             return self._of_cause()
-        lr = lr_cause(self.run)
+        lr = self.too_fast or lr_cause(self.run)
         return lr.advice, lr.fix
 
 

@@ -195,6 +195,8 @@ def format_number(x):
         return str(x)
     if x == ROOT_2:
         return "√2"
+    if not math.isfinite(x):
+        return str(x)
     if float(f"{x:g}") == x:
         return f"{x:g}"
     fraction = Fraction(x).limit_denominator(12)

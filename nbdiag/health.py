@@ -16,7 +16,7 @@ import torch
 from . import stats
 from .activations import of_kind, saturated
 from .bands import SATURATION_LIMIT, UPDATE_RATIO_TARGET, UPDATE_RATIO_TOLERANCE
-from .cause import Advice, broken_start, divergence_cause, uniform_loss
+from .cause import SAFE_LR, Advice, broken_start, divergence_cause, uniform_loss
 from .status import DIVERGING_FACTOR
 
 DEAD_UNIT_LIMIT = 0.05  # fraction of a layer's units that are off (or saturated) for every example of the batch
@@ -25,7 +25,6 @@ COLLAPSE_RATIO = 0.6  # output std below this fraction of the first watched laye
 GROWTH_RATIO = 2.0  # ... above this multiple of the first's: the signal blows up with depth
 GRADIENT_RATIO = 3.0  # gradient std this many times smaller (larger) than nearest the loss: vanishing (exploding)
 LAST_LAYER_FACTOR = 10.0  # the last weight's update:data this many times the median weight's: it learns far faster
-RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
 GROUP_FROM = 3  # a problem found in this many layers or more is one finding, so no run gets more than a dozen
 
 
@@ -47,13 +46,15 @@ class Finding:
     layers: tuple = ()  # the labels of the layers it was found in, for a finding about layers
 
 
-def diagnose(run):
+def diagnose(run, grouped=True):
     """Findings about a run (train.Run or nbdiag.watch's recording): errors first, then activations, gradients
-    and updates, in layer order; a problem found in GROUP_FROM layers or more is one finding for all of them."""
+    and updates, in layer order; a problem found in GROUP_FROM layers or more is one finding for all of them
+    (`grouped=False`: a finding per layer)."""
     advice = Advice(run)
     if run.config is None:  # a watched model's gain is unknown: first see which way its findings point
         advice.directions = {_DIRECTION.get(f.code, 0) for f in _checks(run, advice)}
-    return sorted(_grouped(_checks(run, advice)), key=lambda f: f.severity != "error")  # stable: layer order stays
+    findings = _checks(run, advice)
+    return sorted(_grouped(findings) if grouped else findings, key=lambda f: f.severity != "error")  # stable
 
 
 def _checks(run, advice):
@@ -124,7 +125,7 @@ def diverged(run):
     if run.diverged_at is None and run.diverging_from is None:
         return []
     cause = divergence_cause(run)
-    if cause.fix.keys() <= {"lr"}:
+    if "lr" in cause.fix:  # the learning rate alone, or with the start: its advice names both
         advice = cause.advice
     elif broken_start(run):
         advice = f"the updates started from a broken start: {cause.advice}"
@@ -229,8 +230,8 @@ def gradients(run, advice):
 def update_size(run, advice):
     """The median weight's recent update:data far from the 1e-3 rule of thumb ('update_ratio'), with the
     learning rate that brings it there."""
-    recent = _recent_update_ratios(run)
-    if not recent:
+    recent = stats.recent_update_ratios(run)
+    if not recent or advice.broken:  # after a broken start the update sizes say nothing of the learning rate
         return []
     median = torch.tensor(list(recent.values())).median().item()
     if abs(median - UPDATE_RATIO_TARGET) <= UPDATE_RATIO_TOLERANCE:
@@ -246,11 +247,13 @@ def update_size(run, advice):
     fix = {"lr": _one_digit(lr * factor)} if lr and run.config is not None else {}
     if lr:
         change += f" (lr {lr:g} -> {_one_digit(lr * factor):g})"
-    if advice.cause is not None and not advice.overshot:  # the start is to blame, not the learning rate
-        change, fix = advice.learning_rate()
-    elif advice.overshot and factor > 1:  # saturated or dead layers that overshooting left behind pass little gradient
+    if advice.overshot and factor > 1:  # saturated or dead layers that overshooting left behind pass little gradient
         change = "here the layers that overshooting saturated pass little gradient: lower the learning rate"
         fix = advice.cause.fix
+    elif factor > 1 and run.config is not None and (advice.gain_below() or lr * factor > SAFE_LR[run.config.optimizer]):
+        # small updates from gradients that fade (a gain below its suited one), or a learning rate that could not
+        # rise that far without overshooting: the start's fix, not a larger learning rate
+        change, fix = advice.larger()
     speed = "slowly: training crawls" if median < UPDATE_RATIO_TARGET else "fast: training is unstable"
     message = (
         f"each step changes a weight by about {10**median:.0e} of its size (median "
@@ -262,7 +265,7 @@ def update_size(run, advice):
 
 def last_layer_fast(run):
     """The last weight's recent update:data far above the typical weight's ('last_layer_fast')."""
-    recent = _recent_update_ratios(run)
+    recent = stats.recent_update_ratios(run)
     weights = stats.weights(run)
     if not recent:
         return []
@@ -318,8 +321,7 @@ def _dead_units(run, layer, advice):
     fraction = dead.float().mean().item()
     if not fraction > DEAD_UNIT_LIMIT:
         return []
-    # at the start the gain put them there; after training, the updates pushed them
-    words, fix = advice.smaller() if run.steps_done <= 1 else advice.learning_rate()
+    words, fix = advice.dead_units()
     message = (
         f"{int(dead.sum())} of {dead.numel()} units ({fraction:.0%}) are {_flat_words(layer, threshold)} for "
         f"every example in the batch: they pass no gradient and may never learn again; {words}"
@@ -342,21 +344,6 @@ def _flat_words(layer, threshold):
 def _finite_layers(run):
     """The watched layers whose outputs are all finite: the only ones whose sizes can be compared."""
     return [l for l in stats.watched_layers(run) if torch.isfinite(l.out).all()]
-
-
-def _recent_update_ratios(run):
-    """{weight's index: its mean log10 update:data over the last RATIO_WINDOW steps' finite ones}."""
-    weights = stats.weights(run)
-    ratios = run.update_ratios[-RATIO_WINDOW:]  # (window, n_params) log10
-    if not weights or not len(ratios):
-        return {}
-    recent = {}
-    for p in weights:
-        r = ratios[:, p.index]
-        r = r[torch.isfinite(r)]
-        if len(r):
-            recent[p.index] = r.mean().item()
-    return recent
 
 
 def _std(t):

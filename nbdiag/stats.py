@@ -17,6 +17,7 @@ HISTOGRAM_BINS = 100  # bins of the pictures' histograms (torch.histogram's defa
 # tables print 3 unless asked for the lesson's 7.
 STABLE_DIGITS = 3
 LESSON_DIGITS = 7
+RATIO_WINDOW = 100  # the last steps whose update:data are averaged (one step's ratio is noisy)
 MAX_CURVES = 8  # a picture draws at most this many layers or weights (a 50-layer network's: 8 spread over them)
 
 
@@ -136,6 +137,20 @@ def weight_grad_stats(run):
         for p in weights(run)
         if p.grad is not None
     ]
+
+
+def recent_update_ratios(run, window=RATIO_WINDOW):
+    """{weight's index: its mean log10 update:data over the last `window` steps' finite ones}."""
+    ratios = run.update_ratios[-window:]  # (window, n_params) log10
+    if not len(ratios):
+        return {}
+    recent = {}
+    for p in weights(run):
+        r = ratios[:, p.index]
+        r = r[torch.isfinite(r)]
+        if len(r):
+            recent[p.index] = r.mean().item()
+    return recent
 
 
 def histogram(t, label):

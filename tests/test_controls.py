@@ -11,9 +11,9 @@ import pytest
 import nbdiag.session
 import nbdiag.stats
 from nbdiag import Config, ConfigError
-from nbdiag.activations import LESSON_GAINS
+from nbdiag.activations import FACTS, LESSON_GAINS
 from nbdiag.widgets import CONTROLS, Dashboard
-from nbdiag.widgets.controls import chosen, config_value, describe, snap_gain, snap_lr
+from nbdiag.widgets.controls import chosen, config_value, describe, preset_buttons, snap_gain, snap_lr
 
 pytestmark = pytest.mark.usefixtures("ipympl_backend")  # the lessons' backend: figures are ipympl's canvases
 
@@ -50,7 +50,7 @@ def test_controls_have_student_labels_and_ranges_that_give_valid_configs(dataset
 
 
 def test_gain_presets_set_the_exact_lesson_values(dataset):
-    d = Dashboard(controls=["gain"], views=[], dataset=dataset)
+    d = Dashboard(controls=["gain"], views=["activations"], dataset=dataset)
     assert list(d.panel.presets) == ["0.5", "1", "5/3", "3"]
     for label, value in [("3", 3.0), ("0.5", 0.5), ("1", 1.0), ("5/3", 5 / 3)]:
         d.panel.presets[label].click()
@@ -69,13 +69,13 @@ def test_gain_presets_set_the_exact_lesson_values(dataset):
     ],
 )
 def test_values_from_the_browser_are_rounded_to_what_the_control_shows(dataset, name, sent, expected):
-    d = Dashboard(controls=[name], views=[], dataset=dataset, gain=1)
+    d = Dashboard(controls=[name], views=["activations"], dataset=dataset, gain=1)
     d.panel.controls[name].value = sent
     assert dataclasses.asdict(d.panel.session.config)[name] == expected
 
 
 def test_a_value_outside_a_hidden_controls_range_is_fine(dataset):
-    d = Dashboard(controls=["lr"], views=[], dataset=dataset, gain=10)
+    d = Dashboard(controls=["lr"], views=["activations"], dataset=dataset, gain=10)
     assert d.panel.session.config.gain == 10
 
 
@@ -114,3 +114,25 @@ def test_unknown_names_are_refused_naming_them_and_the_known_ones():
     assert chosen("gain", CONTROLS, "control") == ["gain"]
     with pytest.raises(ConfigError, match="unknown control 'volume'; the controls are gain, activation"):
         chosen(["gain", "volume"], CONTROLS, "control")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "gelu", "sigmoid"])
+def test_the_suited_gain_buttons_tooltip_says_where_the_gain_comes_from(activation):
+    facts = FACTS[activation]
+    buttons = preset_buttons(activation, lambda value: None)
+    assert buttons[facts.gain_label].tooltip == f"gain {facts.gain_label}: {facts.gain_source}"
+    assert all(b.tooltip == f"gain {label}" for label, b in buttons.items() if label != facts.gain_label)
+    if activation == "gelu":  # calculate_gain has none: the tooltip never says it has
+        assert "calculate_gain has no GELU" in buttons["√2"].tooltip
+
+
+def test_controls_and_views_must_be_names():
+    with pytest.raises(
+        ConfigError, match=r"^views must be a view's name or a list of them \(the views are a, b\), got 3$"
+    ):
+        chosen(3, ("a", "b"), "view")
+    with pytest.raises(ConfigError, match=r"^views must name at least one of a, b, got none$"):
+        chosen([], ("a", "b"), "view", at_least_one=True)
+    with pytest.raises(ConfigError, match=r"^unknown view \['a'\]"):
+        chosen([["a"]], ("a", "b"), "view")
+    assert chosen((), ("a",), "control") == [] and chosen(iter(["a"]), ("a",), "view") == ["a"]

@@ -5,10 +5,13 @@ Runs on ipympl's backend, the lessons' one: outside a kernel its canvas is a wid
 nowhere, and it renders as it would in the page.
 """
 
+import base64
 import gc
 import html
+import io
 import os
 import re
+import time
 from pathlib import Path
 
 import ipywidgets as W
@@ -16,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch_models import train_watched
 
 import nbdiag.session
@@ -380,3 +384,62 @@ def test_the_output_carries_a_still_png_and_the_text_of_every_panel(dataset):
     for panel in (c.left, c.right):
         assert panel.shown.status in bundle["text/plain"] and tables(panel.shown) in bundle["text/plain"]
     c.close()
+
+
+@pytest.mark.parametrize("make", [Dashboard, lambda **kw: Comparison(dict(), dict(), **kw)])
+def test_no_views_is_refused_in_one_line_naming_the_views(dataset, make):
+    with pytest.raises(ConfigError, match=r"^views must name at least one of activations, gradients") as error:
+        make(views=[], dataset=dataset)
+    assert "\n" not in str(error.value)
+    with pytest.raises(ConfigError, match=r"^views must be a view's name or a list of them"):
+        make(views=None, dataset=dataset)
+
+
+def test_controls_may_be_none_of_them(dataset):
+    d = Dashboard(controls=[], views=["activations"], dataset=dataset)
+    c = Comparison(dict(), dict(gain=1), controls=[], views=["activations"], dataset=dataset)
+    for board in (d, c):
+        assert board._repr_mimebundle_()["image/png"]
+        board.close()
+
+
+@pytest.mark.parametrize(
+    "left, right, side",
+    [("relu", "tanh", "left"), (dict(), "tanh", "right"), (dict(), None, "right"), ({1: 2}, dict(), "left")],
+)
+def test_a_comparisons_sides_must_be_dicts_of_options(dataset, left, right, side):
+    with pytest.raises(ConfigError, match=rf"^{side} must be a dict of options such as dict\(activation=\"relu\"\)"):
+        Comparison(left, right, dataset=dataset)
+    with pytest.raises(ConfigError, match="bogus"):  # an unknown option: session.changed names it
+        Comparison(dict(bogus=1), dict(), dataset=dataset)
+
+
+def test_the_settings_line_writes_relus_suited_gain_as_root_2(dataset):
+    d = Dashboard(activation="relu", views=["activations"], dataset=dataset)
+    d.panel.presets["√2"].click()
+    assert d.panel.session.run.config.gain == 2**0.5
+    assert "gain √2 · activation relu" in page_text(d.panel.status) and "1.414" not in page_text(d.panel.status)
+    figure_text = d._repr_mimebundle_()["text/plain"]
+    assert "gain √2 · activation relu" in figure_text and "1.414" not in figure_text
+    d.close()
+
+
+def still_of(board):
+    """The height in pixels of a board's still and the seconds it took to make, printed."""
+    start = time.perf_counter()
+    bundle = board._repr_mimebundle_()
+    seconds = time.perf_counter() - start
+    height = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).size[1]
+    print(f"{type(board).__name__}: still {height} px high, made in {seconds:.2f} s")
+    return height, seconds, bundle["text/plain"]
+
+
+def test_a_deep_dashboards_and_comparisons_still_stays_readable(dataset):
+    d = Dashboard(depth=50, views=[*VIEWS, "saturation_over_time"], snapshots=10, steps=20, dataset=dataset)
+    c = Comparison(dict(depth=50), dict(depth=50, activation="relu"), dataset=dataset)
+    for board in (d, c):
+        height, seconds, text = still_of(board)
+        assert height <= 2000 and seconds < 5
+        for panel in board.panels:  # the output's text keeps every row of the tables
+            assert tables(panel.shown) in text
+        board.close()

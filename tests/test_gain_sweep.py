@@ -141,3 +141,36 @@ def test_a_bad_start_is_refused_naming_the_setting(kwargs, match):
 
     with pytest.raises(ConfigError, match=match):
         GainSweep(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, gain", [(dict(gain="5/3"), 5 / 3), (dict(activation="relu", gain="√2"), ROOT2), (dict(gain=" 0.5 "), 0.5)]
+)
+def test_a_gain_is_taken_as_config_takes_it(ipympl_backend, kwargs, gain):
+    g = GainSweep(depth=5, **kwargs)
+    assert g.shown[2] == gain and g.gain.value == pytest.approx(gain)
+    g.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(gain=True), r"^gain must be a number from 0.1 to 4 .*, got True$"),
+        (dict(gain=float("nan")), r"^gain must be a number from 0.1 to 4 .*, got nan$"),
+        (dict(gain=float("inf")), r"^gain must be a number from 0.1 to 4 .*, got inf$"),
+        (dict(gain=10**400), r"^gain must be a number from 0.1 to 4 .*, got inf$"),
+        (dict(gain="5/0"), r"^gain must be a number from 0.1 to 4 .*, got '5/0'$"),
+        (dict(gain="fast"), r"^gain must be a number from 0.1 to 4 .*, got 'fast'$"),
+        (dict(gain="9/2"), r"^gain must be a number from 0.1 to 4 .*, got 4.5$"),
+        (dict(gain=[1]), r"^gain must be a number from 0.1 to 4 .*, got \[1\]$"),
+        (dict(depth="50"), r"^depth must be one of 5, 20, 50, got '50'$"),
+        (dict(depth=50.0), r"^depth must be one of 5, 20, 50, got 50.0$"),
+        (dict(depth=[50]), r"^depth must be one of 5, 20, 50, got \[50\]$"),
+        (dict(activation=["relu"]), r"^activation must be one of tanh, relu, gelu, sigmoid, linear, got \['relu'\]$"),
+    ],
+)
+def test_a_bad_argument_is_refused_in_one_line_naming_it_and_what_it_takes(kwargs, match):
+    from nbdiag import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        GainSweep(**kwargs)

@@ -82,7 +82,9 @@ def test_gelu_needs_more_than_root_2_and_sigmoid_and_linear_keep_no_flat_part(sw
     assert at(gelu, 50, ROOT2)[0] < 1e-3 and 0.3 < at(gelu, 50, 1.5)[0] < 30  # fades at √2, lives at 1.5
     assert at(gelu, 50, 1.6)[0] > 50
     assert 0.05 < at(sigmoid, 50, 1.0)[0] < 0.2 and at(sigmoid, 50, 1.0)[1] == 0
-    assert torch.all(linear.saturated.isnan()) and 0.3 < at(linear, 50, 1.0)[0] < 3 and at(linear, 50, 1.2)[0] > 100  # n/a
+    assert (
+        torch.all(linear.saturated.isnan()) and 0.3 < at(linear, 50, 1.0)[0] < 3 and at(linear, 50, 1.2)[0] > 100
+    )  # n/a
 
 
 @pytest.mark.parametrize("activation", SWEPT)

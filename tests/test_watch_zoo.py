@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -249,3 +250,31 @@ def test_every_diagnostic_works_on_a_zoo_of_watched_models(name):
         assert not dashboard.panel.errors.outputs
     finally:
         dashboard.close()
+
+
+@pytest.mark.parametrize("activation", [nn.SiLU, nn.Softplus, nn.LeakyReLU, nn.Mish])
+def test_an_activation_nbdiag_does_not_know_gets_no_saturation_figure_and_no_tanh_advice(activation):
+    """They reported 22-38% 'saturated' by tanh's |t| > 0.97, and SiLU's advice ended '(5/3 suits tanh)'."""
+    rec = train_watched(small_mlp(activation, width=32, depth=6), 5, lr=0.1)
+    assert all(s.saturated is None for s in stats.activation_stats(rec))
+    assert "saturated: n/a" in stats.tables(rec)
+    findings = health.format_findings(health.diagnose(rec))
+    assert "suits tanh" not in findings and "saturated" not in findings and "flat" not in findings
+    over_time = stats.activations_over_time(
+        train_watched(small_mlp(activation, width=32, depth=2), 3, lr=0.1, snapshots=1)
+    )
+    assert all(np.isnan(r.saturated).all() for r in over_time)  # n/a over time too
+
+
+def test_a_watched_gelu_is_measured_by_its_input_and_a_watched_relu_gets_relus_gain():
+    gelu = train_watched(small_mlp(nn.GELU, width=32, depth=3), 3, lr=0.1)
+    assert all(layer.input is not None for layer in stats.watched_layers(gelu))  # its rule reads the input
+    assert all(s.saturated is not None and s.saturated < 5 for s in stats.activation_stats(gelu))
+    tiny = small_mlp(nn.ReLU, width=32, depth=8)
+    with torch.no_grad():
+        for p in tiny.parameters():
+            p.mul_(0.3)  # the signal fades layer after layer
+    relu = train_watched(tiny, 2, lr=0.01)
+    text = health.format_findings(health.diagnose(relu))
+    assert "collapsing" in {f.code for f in health.diagnose(relu)} and "√2 suits relu" in text
+    assert "zero: " in stats.tables(relu)  # ReLU's share on its flat part is called what it is

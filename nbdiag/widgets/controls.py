@@ -7,6 +7,7 @@ student reads of a config's settings.
 
 import dataclasses
 import math
+from collections.abc import Iterable
 
 import ipywidgets as W
 
@@ -109,12 +110,22 @@ def make_controls(names, config):
     return controls
 
 
-def chosen(names, allowed, kind):
-    """`names` (one name, or several) as a list; ConfigError naming the first that is not one of `allowed`."""
-    names = [names] if isinstance(names, str) else list(names)
+def chosen(names, allowed, kind, at_least_one=False):
+    """`names` (one name, or several) as a list; ConfigError naming the first that is not one of `allowed`, or, with
+    `at_least_one`, saying that none was named."""
+    if isinstance(names, str):
+        names = [names]
+    elif isinstance(names, Iterable):
+        names = list(names)
+    else:
+        raise ConfigError(
+            f"{kind}s must be a {kind}'s name or a list of them (the {kind}s are {', '.join(allowed)}), got {names!r}"
+        )
     for name in names:
-        if name not in allowed:
+        if not isinstance(name, str) or name not in allowed:
             raise ConfigError(f"unknown {kind} {name!r}; the {kind}s are {', '.join(allowed)}")
+    if at_least_one and not names:
+        raise ConfigError(f"{kind}s must name at least one of {', '.join(allowed)}, got none")
     return names
 
 
@@ -138,13 +149,13 @@ def gain_presets(activation):
 def preset_buttons(activation, set_gain):
     """A gain button per preset of `activation`, by label, the one that suits it marked; a click calls
     set_gain(value)."""
-    suited = FACTS[activation].gain_label
+    facts = FACTS[activation]
     buttons = {}
     for label, value in gain_presets(activation).items():
         buttons[label] = button = W.Button(
             description=label,
-            tooltip=f"gain {label}" + (f": torch.nn.init.calculate_gain's for {activation}" if label == suited else ""),
-            button_style="info" if label == suited else "",
+            tooltip=f"gain {label}" + (f": {facts.gain_source}" if label == facts.gain_label else ""),
+            button_style="info" if label == facts.gain_label else "",
             layout=W.Layout(width="3.6em", min_width="3.6em"),
         )
         button.on_click(lambda _button, value=value: set_gain(value))

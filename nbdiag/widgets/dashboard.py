@@ -7,6 +7,7 @@ still PNG (nbdiag.still) for pages that cannot run its widgets.
 """
 
 import base64
+from collections.abc import Mapping
 
 import ipywidgets as W
 
@@ -83,7 +84,7 @@ class Dashboard(Board):
             raise ConfigError(
                 f"run must be what nbdiag.train returns or nbdiag.watch recorded, got {type(run).__name__}"
             )
-        views = chosen(views, tuple(ALL_VIEWS), "view")
+        views = chosen(views, tuple(ALL_VIEWS), "view", at_least_one=True)
         over_time = [view for view in views if ALL_VIEWS[view].needs_snapshots]
         if over_time and snapshots is None and (run is None or not stats.snapshot_steps(run)):
             raise ConfigError(
@@ -133,7 +134,14 @@ class Comparison(Board):
     """
 
     def __init__(self, left, right, controls=CONTROLS, views=VIEWS, tables=True, dataset=None):
-        controls, views = chosen(controls, CONTROLS, "control"), chosen(views, VIEWS, "view")
+        for name, side in (("left", left), ("right", right)):
+            if not isinstance(side, Mapping) or not all(isinstance(key, str) for key in side):
+                shown = repr(side) if len(repr(side)) <= 40 else f"{repr(side)[:37]}..."
+                raise ConfigError(
+                    f'{name} must be a dict of options such as dict(activation="relu") or dict(), got {shown}'
+                )
+        controls = chosen(CONTROLS if controls is None else controls, CONTROLS, "control")
+        views = chosen(views, VIEWS, "view", at_least_one=True)
         seeds = {side["seed"] for side in (left, right) if "seed" in side}
         if len(seeds) > 1:
             raise ConfigError(f"seed: both sides of a comparison run from the same seed, got {sorted(seeds)}")

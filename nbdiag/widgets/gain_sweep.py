@@ -7,17 +7,53 @@ nbdiag.picture.LiveFigure (ipympl's canvas, or a PNG elsewhere); its still, nbdi
 
 import base64
 import html
+import math
+import numbers
 
 import ipywidgets as W
 
 from .. import plots, still
 from .. import sweep as sweeps
 from ..activations import FACTS
-from ..config import ConfigError
+from ..config import ConfigError, format_number, parse_number
 from ..picture import SWEEP_FIGSIZE, LiveFigure, draw_network, sweep_axes
 from ..train import one_thread
 from . import layout, schedule
 from .controls import SLIDER_WIDTH, STYLE
+
+GAIN_LIMITS = (0.1, 4.0)  # the gain slider's range
+
+
+def _shown(value):
+    """`value` for an error message: its repr, cut short."""
+    return repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+
+
+def _checked(activation, depth, gain):
+    """The start (activation, depth, gain) as GainSweep takes it, the gain as a float (None: the activation's
+    suited gain; text as Config reads it, '5/3' or '√2'); else a ConfigError in one line naming the setting."""
+    if not isinstance(activation, str) or activation not in sweeps.SWEPT:
+        raise ConfigError(f"activation must be one of {', '.join(sweeps.SWEPT)}, got {_shown(activation)}")
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth not in sweeps.DEPTHS:
+        raise ConfigError(f"depth must be one of {', '.join(map(str, sweeps.DEPTHS))}, got {_shown(depth)}")
+    low, high = GAIN_LIMITS
+    wrong = f"gain must be a number from {low:g} to {high:g} such as 1, 5/3 or '√2', got"
+    if gain is None:
+        gain = FACTS[activation].gain
+    elif isinstance(gain, str):
+        try:
+            gain = parse_number(gain, "gain")
+        except ConfigError:
+            raise ConfigError(f"{wrong} {_shown(gain)}") from None
+    elif isinstance(gain, bool) or not isinstance(gain, numbers.Real):
+        raise ConfigError(f"{wrong} {_shown(gain)}")
+    try:
+        gain = float(gain)
+    except OverflowError:  # an int beyond float's range
+        gain = math.inf
+    if not low <= gain <= high:  # NaN too
+        raise ConfigError(f"{wrong} {format_number(gain) if math.isfinite(gain) else gain}")
+    return activation, int(depth), gain
 
 
 class GainSweep(W.VBox):
@@ -25,18 +61,12 @@ class GainSweep(W.VBox):
 
     An activation's sweep is computed once and kept: moving the gain or the depth runs one network forward,
     nothing more. GainSweep(activation="relu", depth=20, gain=1.6) sets the start (gain: calculate_gain's by
-    default). Its widgets: activation, depth, gain, preset (calculate_gain's gain), readout, errors, and image
-    (the figure's widget); `figure` and `axes` are its matplotlib figure and axes.
+    default; text as Config reads it, "5/3" or "√2"). Its widgets: activation, depth, gain, preset (calculate_gain's
+    gain), readout, errors, and image (the figure's widget); `figure` and `axes` are its matplotlib figure and axes.
     """
 
     def __init__(self, activation="tanh", depth=sweeps.DEPTHS[-1], gain=None):
-        if activation not in sweeps.SWEPT:
-            raise ConfigError(f"activation must be one of {', '.join(sweeps.SWEPT)}, got {activation!r}")
-        if depth not in sweeps.DEPTHS:
-            raise ConfigError(f"depth must be one of {', '.join(map(str, sweeps.DEPTHS))}, got {depth!r}")
-        gain = FACTS[activation].gain if gain is None else gain
-        if not 0.1 <= gain <= 4:
-            raise ConfigError(f"gain must be between 0.1 and 4, got {gain!r}")
+        activation, depth, gain = _checked(activation, depth, gain)
         self._sweeps = {}  # activation -> its Sweep, computed on first use
         self.activation = W.ToggleButtons(options=sweeps.SWEPT, value=activation, description="activation", style=STYLE)
         self.depth = W.ToggleButtons(
@@ -44,8 +74,8 @@ class GainSweep(W.VBox):
         )
         self.gain = W.FloatSlider(
             value=gain,
-            min=0.1,
-            max=4.0,
+            min=GAIN_LIMITS[0],
+            max=GAIN_LIMITS[1],
             step=0.01,
             readout_format=".2f",
             description="gain",
