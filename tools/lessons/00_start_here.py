@@ -25,7 +25,7 @@
 # | 7 | [Update:data over training](07_update_ratios.ipynb) | Is the learning rate right? Reading the 1e-3 rule of thumb. |
 # | 8 | [Batch normalization](08_batchnorm.ipynb) | How does batch norm make all of this far less fragile? |
 # | 9 | [Playground](09_playground.ipynb) | Every knob at once, and two networks side by side. |
-# | 10 | [Your own model](10_your_own_model.ipynb) | The same pictures and health verdicts for any torch.nn model, over training time, and next to the theory. |
+# | 10 | [Your own model](10_your_own_model.ipynb) | The same pictures and health findings for any torch.nn model, over training time, and next to the theory. |
 # | 11 | [Why 5/3](11_why_5_3.ipynb) | Where does 5/3 come from, and what gain suits ReLU, GELU or sigmoid? A sweep of the gain through 50 layers. |
 # | 12 | [After batchnorm](12_after_batchnorm.ipynb) | What do residual connections and Adam change in a 50-layer network? |
 #

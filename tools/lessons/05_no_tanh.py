@@ -34,9 +34,9 @@ print(stats.format_activation_table(stats.activation_stats(run)))
 
 # %% [markdown]
 # **What the numbers say.** The std grows by about 5/3 per layer: 1.65, 2.72, 4.67, 7.50, 12.78, and
-# (5/3)⁵ ≈ 12.9. The curves spread wider and flatter at every layer. The "saturated" column still counts
-# outputs beyond ±0.97; without tanh that no longer means stuck, only *large*, and by layer 4 almost all
-# of them are.
+# (5/3)⁵ ≈ 12.9. The curves spread wider and flatter at every layer. The "saturated" column says n/a: a
+# Linear layer has no flat part, so nothing can be stuck on one. (The lecture's table counted the outputs
+# beyond ±0.97 here too, 55% at layer 0 to 94% at layer 4; without tanh that means only *large*.)
 #
 # The gain was chosen to undo tanh's squeeze. With no squeeze to undo, it simply multiplies, layer
 # after layer: the activations explode.

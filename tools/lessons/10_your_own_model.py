@@ -123,7 +123,7 @@ assert all(-2.75 < r < -1.55 for r in relu_final), relu_final
 assert all(75 < a.saturated < 98 for a in stats.activation_stats(rec)), stats.activation_stats(rec)
 
 # %% [markdown]
-# ## Health verdicts
+# ## Health findings
 #
 # `health.diagnose` reads the same records and says in words what looks wrong, with the number behind
 # each finding.
@@ -137,16 +137,19 @@ assert all(75 < a.saturated < 98 for a in stats.activation_stats(rec)), stats.ac
 print(health.format_findings(health.diagnose(rec)))
 
 # %% [markdown]
-# **What the verdicts say.** Dead units: between half and four fifths of the units in each of the
-# deeper ReLU layers, and none to a tenth in the first. As they leave less signal behind, the output std
-# shrinks with depth: the last two ReLU layers keep only a third to a half of the first one's. On some
-# machines two more verdicts join them, because this run sits right at their thresholds: a run-wide
-# update:data of about 1e-2, with the learning rate that would bring it to 1e-3, and gradients fading on
-# their way back to the first layers. Note what is *not* there: a ReLU's half-zero outputs are not
-# flagged as saturation, since that is how a ReLU works; only units off for the whole batch are.
+# **What the findings say.** Dead units: between half and four fifths of the units in each of the
+# deeper ReLU layers, and none to a tenth in the first; a problem found in three layers or more is told
+# once, by its worst layer. As they leave less signal behind, the output std shrinks with depth: the last
+# two ReLU layers keep only a third to a half of the first one's. On some machines two more findings join
+# them, because this run sits right at their thresholds: a run-wide update:data of about 1e-2, with the
+# learning rate that would bring it to 1e-3, and gradients fading on their way back to the first layers.
+# Note what is *not* there: a ReLU's half-zero outputs are not flagged as saturation (the tables call that
+# share "zero"), since that is how a ReLU works; only units off for the whole batch are. And the advice is
+# for your model: √2 is the gain that suits ReLU, and batchnorm before a ReLU keeps any unit from staying
+# off for a whole batch.
 
 # %% tags=["check"]
-findings = health.diagnose(rec)
+findings = health.diagnose(rec, grouped=False)  # a finding per layer
 dead = {f.where: f.value for f in findings if f.code == "dead_units"}
 assert all(0.5 < dead[f"layer {i} (ReLU)"] < 0.85 for i in (5, 7, 9, 11)) and dead.get("layer 3 (ReLU)", 0) < 0.15, dead
 shrinking = {f.where: f.value for f in findings if f.code == "collapsing"}

@@ -222,7 +222,10 @@ print(format_table(linear, gains=(1, 1.2)))
 #   so a small signal needs a gain of 2 to hold; far from 0 it is ReLU and needs √2. In between, no gain
 #   holds every size: a signal a little too small shrinks, one a little too large grows. At 1.5 a
 #   std-1 input happens to hold (3.0 after 50 layers), at 1.6 it explodes (136). A knife edge again,
-#   at a value no table gives you: the sweep finds it.
+#   at a value no table gives you: the sweep finds it. GELU is flat only for inputs below about -3, so
+#   its saturated share counts those alone: none at √2, where the faded signal sits near 0 (GELU's slope
+#   there is 1/2, nothing like flat), and about half at 1.6, where the exploding signal sends half its
+#   inputs far below 0.
 # - **Sigmoid at 1 looks calm**: a std of 0.11 to 0.13 at any depth, nothing saturated. Hold that thought.
 # - **No activation at all** is ReLU's story with √2 replaced by 1: at 1 the std stays near 1 (0.78
 #   after 50 layers), at 1.2 it grows to 7.1e+03.
@@ -231,6 +234,8 @@ print(format_table(linear, gains=(1, 1.2)))
 gelu_50, _ = gelu.at_depth(50)
 assert 6.5e-7 < gelu_50[gelu.gains.index(2**0.5)] < 6.7e-7 and 2.9 < gelu_50[gelu.gains.index(1.5)] < 3.1
 assert 130 < gelu_50[gelu.gains.index(1.6)] < 140
+_, gelu_sat_50 = gelu.at_depth(50)
+assert gelu_sat_50[gelu.gains.index(2**0.5)] == 0 and 45 < gelu_sat_50[gelu.gains.index(1.6)] < 60
 sigmoid_last = [(std[sigmoid.gains.index(1.0)], sat[sigmoid.gains.index(1.0)]) for std, sat in map(sigmoid.at_depth, (5, 20, 50))]
 assert all(0.105 < std < 0.135 and sat == 0 for std, sat in sigmoid_last), sigmoid_last
 linear_50, _ = linear.at_depth(50)
