@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's nbdiag, installed or not
 from nbdiag import load_dataset  # noqa: E402
-from nbdiag.train import Config, build_model, train  # noqa: E402
+from nbdiag.config import Config  # noqa: E402
+from nbdiag.train import build_model, train  # noqa: E402
 
 TARGET = 2.0  # nbdiag should be at least this many times faster than the plain loop
 

@@ -136,7 +136,7 @@ class Config:
         if isinstance(self.gain, (str, Fraction)):
             self.gain = parse_number(self.gain, "gain")
         for f in fields(self):  # numpy's numbers too, stored as Python's
-            setattr(self, f.name, f.type(check(f.name, getattr(self, f.name))))
+            setattr(self, f.name, f.type(check(f.name, vars(self)[f.name])))
         if self.batchnorm and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 with batchnorm (the batch variance needs two examples)")
 
