@@ -15,8 +15,9 @@ def series(ax):
 
 def test_under_a_non_widget_backend_a_picture_is_a_png_that_follows_its_run(run, dataset):
     plt.switch_backend("Agg")
+    open_figures = plt.get_fignums()  # other tests' in this process
     picture = Picture(ALL_VIEWS["activations"], 1, (5.5, 3.1))
-    assert isinstance(picture.image, W.Image) and not picture.live and plt.get_fignums() == []
+    assert isinstance(picture.image, W.Image) and not picture.live and plt.get_fignums() == open_figures
     picture.draw(run)
     picture.redraw()
     before = bytes(picture.image.value)
@@ -74,9 +75,10 @@ def test_under_ipympl_the_canvas_is_the_widget_and_a_blitted_frame_equals_a_full
 
 def test_a_live_figure_with_its_own_axes_redraws_whole():
     plt.switch_backend("Agg")
+    open_figures = plt.get_fignums()  # other tests' in this process
     figure = LiveFigure(SWEEP_FIGSIZE, sweep_axes)
     assert len(figure.axes) == 3 and figure.axes == figure.figure.axes and not figure.live
     figure.axes[2].plot([0, 1], [1, 0])
     figure.redraw()
-    assert bytes(figure.image.value).startswith(b"\x89PNG") and plt.get_fignums() == []
+    assert bytes(figure.image.value).startswith(b"\x89PNG") and plt.get_fignums() == open_figures
     assert LiveFigure((2, 2)).axes == []
