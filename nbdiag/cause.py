@@ -11,8 +11,9 @@ import statistics
 from dataclasses import dataclass
 
 from . import stats
-from .activations import FACTS, named_gain, of_kind
+from .activations import FACTS, of_kind
 from .bands import UPDATE_RATIO_TARGET, UPDATE_RATIO_TOLERANCE
+from .config import format_number
 
 INIT_LOSS_FACTOR = (
     10.0  # a loss this many times a uniform guess's (ln of the classes) before any update: a broken start
@@ -85,7 +86,7 @@ def init_cause(config):
             {"fan_in_scaling": True},
         )
     return Cause(
-        f"the initial gain {_gain(config.gain)} is probably too large: {grows}",
+        f"the initial gain {format_number(config.gain)} is probably too large: {grows}",
         f"lower the initial gain to {facts.gain_label} ({facts.suits})",
         {"gain": facts.gain},
     )
@@ -131,15 +132,10 @@ def _start_cause(config):
         )
     facts = FACTS[config.activation]
     return Cause(
-        f"the initial gain {_gain(config.gain)} is probably too large",
-        f"lower the initial gain (now {_gain(config.gain)}; {facts.suits})",
+        f"the initial gain {format_number(config.gain)} is probably too large",
+        f"lower the initial gain (now {format_number(config.gain)}; {facts.suits})",
         {"gain": facts.gain},
     )
-
-
-def _gain(gain):
-    """'5/3', '√2', '3'."""
-    return next((f.gain_label for f in FACTS.values() if f.gain == gain), f"{gain:g}")
 
 
 def _times(x):
@@ -211,7 +207,7 @@ class Advice:
             return f"lower the initial gain or add batchnorm{where}", {}
         if self._gain_direction() > 0:
             facts = FACTS[self.config.activation]
-            words = f"lower the initial gain (now {_gain(self.config.gain)}; {facts.suits})"
+            words = f"lower the initial gain (now {format_number(self.config.gain)}; {facts.suits})"
             return self._and_lr(words, {"gain": facts.gain})
         if not self.config.batchnorm:
             return self._and_lr(f"add batchnorm{where}", {"batchnorm": True})
@@ -229,7 +225,7 @@ class Advice:
             return f"raise the initial gain{f' ({suited})' if suited else ''} or add batchnorm", {}
         if self._gain_direction() < 0:
             facts = FACTS[self.config.activation]
-            words = f"raise the initial gain (now {_gain(self.config.gain)}; {facts.suits})"
+            words = f"raise the initial gain (now {format_number(self.config.gain)}; {facts.suits})"
             return self._and_lr(words, {"gain": facts.gain})
         if not self.config.batchnorm:
             return self._and_lr("add batchnorm", {"batchnorm": True})
@@ -262,8 +258,3 @@ def _watched_suits(run):
     facts = {of_kind(layer.kind) for layer in stats.watched_layers(run)}
     (one,) = facts if len(facts) == 1 else (None,)
     return one.suits if one is not None else ""
-
-
-def _gain(gain):
-    """A gain as the lessons write it: '5/3', '√2', '0.5'."""
-    return named_gain(gain) if any(f.gain == gain for f in FACTS.values()) else f"{gain:g}"
