@@ -7,12 +7,14 @@ one axes or a row of axes sharing their limits (a comparison), with its layout a
 a redraw renders only the moving lines over a saved background. The gain sweep's figure (its axes and how it
 draws the chosen network) is here too: its widget and its still draw it alike.
 
-The blitting leans on two ipympl internals, named where they are used (read from ipympl 0.10.0, with
-matplotlib 3.11.2's webagg_core underneath): `Canvas.syncing_data_url` and `_force_full`.
+The blitting leans on internals of ipympl 0.10.0 and of matplotlib 3.11.2's webagg_core underneath, named
+where they are used: `Canvas.syncing_data_url`, and `_png_is_old`, `_force_full` and `get_diff_image()`, with
+which a frame is rendered and encoded before anything is sent, then sent.
 """
 
 import html
 import io
+from collections import OrderedDict
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -25,6 +27,7 @@ TICKS = 3  # tick labels per axis: text is most of a redraw's time, so keep it s
 DPI = 72  # pixels per inch: fewer pixels to render and to encode at each redraw
 KEEP = 0.5  # axes limits stay while the data fill at least this fraction of them
 ROOM = 0.1  # when they change, this fraction of the data's span is added on each side
+BACKGROUNDS = 4  # full renders kept per picture: going back to a recent run's limits repaints only its lines
 
 
 def _series(ax):
@@ -89,13 +92,24 @@ class LiveFigure:
         return self.image is self.figure.canvas
 
     def redraw(self):
-        """Render the whole figure: ipympl renders and sends the frame when the page asks for it; elsewhere a PNG."""
+        """Render the figure's new frame and send it to the page."""
+        self.send(self.render())
+
+    def render(self):
+        """The figure's new frame, rendered whole, not sent yet: under ipympl the page asks for it instead (None);
+        elsewhere a PNG."""
         if self.live:
-            self.figure.canvas.draw_idle()
-            return
+            return None
         png = io.BytesIO()
         self.figure.savefig(png, format="png")
-        self.image.value = png.getvalue()
+        return png.getvalue()
+
+    def send(self, frame):
+        """Show `frame` (what render() returned) on the page: the PNG, or under ipympl a request for a new frame."""
+        if frame is None:
+            self.figure.canvas.draw_idle()
+        else:
+            self.image.value = frame
 
 
 class Picture(LiveFigure):
@@ -122,8 +136,7 @@ class Picture(LiveFigure):
         self.titles = [W.HTML(layout=column_width) for _ in self.axes]
         self.legends = [W.HTML(layout=column_width) for _ in self.axes]
         self.widget = W.VBox([W.HBox(self.titles), self.image, W.HBox(self.legends)])
-        self._background = None  # the last full render without the lines
-        self._background_layout = None  # what that background depends on, when it was saved
+        self._backgrounds = OrderedDict()  # the recent full renders without the lines, by what they depend on
 
     def draw(self, run, column=0, at=None):
         """Draw `run` in one column, at its last step or at the snapshot `at` (stats.StepPictures): lines updated
@@ -143,10 +156,10 @@ class Picture(LiveFigure):
             ax.get_legend().remove()
         self.legends[column].value = _legend_html(ax, self.view.legend)
 
-    def redraw(self):
-        """Render and send the new frame: only the lines when the background still holds."""
+    def render(self):
+        """The new frame, rendered and PNG-encoded but not sent: only the lines when the background still holds."""
         if not self.live:  # not ipympl: a whole new PNG
-            return super().redraw()
+            return super().render()
         canvas = self.figure.canvas
         # ipympl internal (0.10.0): Canvas.syncing_data_url is True from the canvas's creation until the page's
         # view sends 'initialized', i.e. until a page has shown the figure (it stays True without a page, e.g.
@@ -156,37 +169,45 @@ class Picture(LiveFigure):
         # event to the page): when the page shows the figure it sends 'refresh' (next frame whole) and asks for
         # a full draw itself. ipympl has no public "is a page showing me" to ask instead.
         if canvas.syncing_data_url:
-            canvas.draw_idle()
-            return
+            return None
         lines = [line for ax in self.axes for line in _moving(ax)]
         layout = self._layout()
-        if layout != self._background_layout:
+        if layout not in self._backgrounds:
             for line in lines:
                 line.set_visible(False)
             # Agg's draw renders only; the webagg canvas's own draw() would also send a frame (refresh_all)
             FigureCanvasAgg.draw(canvas)
-            self._background, self._background_layout = canvas.copy_from_bbox(self.figure.bbox), layout
+            self._backgrounds[layout] = canvas.copy_from_bbox(self.figure.bbox)
+            if len(self._backgrounds) > BACKGROUNDS:
+                self._backgrounds.popitem(last=False)
             for line in lines:
                 line.set_visible(True)
         else:
-            canvas.restore_region(self._background)
+            self._backgrounds.move_to_end(layout)
+            canvas.restore_region(self._backgrounds[layout])
         for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
             line.axes.draw_artist(line)
-        # ipympl internal (0.10.0): `_force_full` is matplotlib's FigureCanvasWebAggCore flag (3.11.2), which
-        # ipympl's Canvas re-declares as a trait. get_diff_image(), run by blit() -> refresh_all(), sends a whole
-        # frame when it is set and clears it; otherwise a 'diff' frame: only the pixels that changed since the
-        # last frame, which the page paints over its previous image. Frames sent in quick succession (a slider
-        # drag) can replace each other in the page before they show, and a lost diff frame would leave stale
-        # lines for good, so every frame is whole. There is no public way to ask for a full frame but a
-        # 'refresh' message from the page (handle_refresh), which also redraws the whole figure.
-        canvas._force_full = True
-        canvas.blit(self.figure.bbox)  # (webagg's blit ignores the bbox: it encodes and sends the whole buffer)
+        # matplotlib internals (3.11.2, webagg_core, which ipympl's Canvas extends): get_diff_image() encodes the
+        # rendered buffer as the next frame when `_png_is_old` is set, whole when `_force_full` is set (and it
+        # clears both); otherwise only the pixels that changed since the last frame, which the page paints over
+        # its previous image. Frames sent in quick succession (a slider drag) can replace each other in the page
+        # before they show, and a lost diff frame would leave stale lines for good, so every frame is whole. This
+        # is what blit() -> refresh_all() does, split in two so that the frame is ready before the page changes.
+        canvas._png_is_old = canvas._force_full = True
+        return canvas.get_diff_image()
+
+    def send(self, frame):
+        """Show `frame` (what render() returned): under ipympl, send it to each page showing the figure."""
+        if not self.live or frame is None:
+            return super().send(frame)
+        for page in self.figure.canvas.manager.web_sockets:  # (ipympl's canvas is its own manager's web socket)
+            page.send_binary(frame)
 
     def _layout(self):
         """What the background depends on: the figure's size and each axes' limits and lines."""
         return (
             tuple(self.figure.bbox.size),
-            [(ax.get_xlim(), ax.get_ylim(), [line.get_label() for line in _series(ax)]) for ax in self.axes],
+            tuple((ax.get_xlim(), ax.get_ylim(), tuple(line.get_label() for line in _series(ax))) for ax in self.axes),
         )
 
 

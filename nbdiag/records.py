@@ -56,3 +56,12 @@ class RunRecord(Protocol):
     diverging_from: int | None  # the step from which the finite loss stayed far above its start, if any
     steps_done: int
     status: str  # one line saying how the run ended (nbdiag.status)
+
+
+def nbytes(run):
+    """The memory a run's tensors and snapshots take, in bytes: what keeping it costs."""
+    tensors = [run.losses, run.update_ratios]
+    tensors += [t for layer in run.layers for t in (layer.out, layer.grad, layer.input) if t is not None]
+    tensors += [t for param in run.params for t in (param.data, param.grad) if t is not None]
+    snapshots = run.snapshots.numbers() * 8 if run.snapshots is not None else 0  # (counts are float64 at most)
+    return sum(t.numel() * t.element_size() for t in tensors) + snapshots

@@ -2,10 +2,14 @@
 
 import dataclasses
 import functools
+from collections import OrderedDict
 
 from .config import Config, check
 from .data import load_dataset
+from .records import nbytes
 from .train import train
+
+CACHE_BYTES = 8 * 2**20  # a session keeps its recent runs in at most this much memory: going back trains nothing
 
 
 @functools.cache
@@ -27,11 +31,13 @@ class Session:
     `update` changes and re-runs at once. A view that receives changes faster than it can run them
     uses `request` (queue, returns at once) and `run_pending` instead: requests made before the run
     starts merge into one config, so a burst of changes costs one run, of the latest values, and the
-    stale values in between are never computed.
+    stale values in between are never computed. Going back to a config run recently trains nothing: its run
+    comes from `cache` (a RunCache).
     """
 
     def __init__(self, config=None, dataset=None, snapshots=None, run=None):
         self.snapshots = snapshots  # every run keeps snapshots at this schedule (train's snapshots=), or none
+        self.cache = RunCache()  # the recent runs, by config: the same seed and config give the same run
         self.pending = None  # the requested Config not run yet, if any
         if run is not None:  # a finished run to show, not to re-run (train's, or what nbdiag.watch recorded)
             self.config, self.dataset, self.run = run.config, dataset, run
@@ -41,7 +47,11 @@ class Session:
         self.run = self._train(self.config)  # the last finished run
 
     def _train(self, config, progress=None):
-        return train(config, self.dataset, progress, snapshots=self.snapshots)
+        run = self.cache.get(config)
+        if run is None:
+            run = train(config, self.dataset, progress, snapshots=self.snapshots)
+            self.cache.add(run)
+        return run
 
     def request(self, **changes):
         """Queue changes on top of those already queued; returns the queued Config (None: nothing to run)."""
@@ -67,3 +77,36 @@ class Session:
         self.request(**changes)
         self.run_pending()
         return self.run
+
+
+def key(config):
+    """A config as a dictionary key (a Config is mutable, so unhashable): its values in field order."""
+    return dataclasses.astuple(config)
+
+
+class RunCache:
+    """The most recent runs, by config, in at most `max_bytes` (nbdiag.records.nbytes): the oldest go first."""
+
+    def __init__(self, max_bytes=CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.runs = OrderedDict()  # key(config) -> run, the most recently used last
+        self.bytes = 0
+
+    def get(self, config):
+        """The cached run of `config`, now the most recent, or None."""
+        run = self.runs.get(key(config))
+        if run is not None:
+            self.runs.move_to_end(key(config))
+        return run
+
+    def add(self, run):
+        """Keep `run` under its config, dropping the oldest runs beyond max_bytes (a run alone beyond it is not kept)."""
+        size = nbytes(run)
+        if size > self.max_bytes:
+            return
+        old = self.runs.pop(key(run.config), None)
+        self.bytes += size - (nbytes(old) if old is not None else 0)
+        self.runs[key(run.config)] = run
+        while self.bytes > self.max_bytes:
+            _, dropped = self.runs.popitem(last=False)
+            self.bytes -= nbytes(dropped)

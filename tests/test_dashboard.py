@@ -27,7 +27,7 @@ import nbdiag.stats
 from nbdiag import Config, ConfigError, train
 from nbdiag.picture import KEEP
 from nbdiag.stats import tables
-from nbdiag.widgets import CONTROLS, VIEWS, Comparison, Dashboard
+from nbdiag.widgets import CONTROLS, VIEWS, Comparison, Dashboard, schedule
 
 pytestmark = pytest.mark.usefixtures("ipympl_backend")  # the lessons' backend: figures are ipympl's canvases
 
@@ -384,6 +384,42 @@ def test_the_output_carries_a_still_png_and_the_text_of_every_panel(dataset):
     for panel in (c.left, c.right):
         assert panel.shown.status in bundle["text/plain"] and tables(panel.shown) in bundle["text/plain"]
     c.close()
+
+
+def test_a_live_page_gets_the_widget_and_its_text_without_waiting_for_a_still(dataset, monkeypatch):
+    from IPython.core.formatters import DisplayFormatter
+
+    d = Dashboard(controls=["gain"], dataset=dataset)
+    assert not schedule.live_page() and DisplayFormatter().format(d)[0]["image/png"]  # a script: the still
+    monkeypatch.setattr(schedule, "live_page", lambda: True)
+    bundle, _metadata = DisplayFormatter().format(d)
+    assert "image/png" not in bundle and "application/vnd.jupyter.widget-view+json" in bundle
+    assert d.panel.shown.status in bundle["text/plain"] and tables(d.panel.shown) in bundle["text/plain"]
+    d.close()
+
+
+class Kernel:
+    """What live_page reads of an ipykernel kernel: the message of the cell running now."""
+
+    def __init__(self, metadata):
+        self.parent = {"header": {"msg_type": "execute_request"}, "metadata": metadata}
+
+    def get_parent(self):
+        return self.parent
+
+
+@pytest.mark.parametrize(
+    "metadata, live",
+    [
+        ({"cellId": "a1", "deletedCells": [], "recordTiming": False, "trusted": True}, True),  # JupyterLab 4
+        ({}, False),  # nbclient: nbconvert, nbval, the lessons' build
+        ({"cellId": "a1"}, False),
+    ],
+)
+def test_a_live_page_is_told_by_the_cells_execute_request(monkeypatch, metadata, live):
+    shell = type("Shell", (), {"kernel": Kernel(metadata)})()
+    monkeypatch.setattr(schedule, "get_ipython", lambda: shell)
+    assert schedule.live_page() is live
 
 
 @pytest.mark.parametrize("make", [Dashboard, lambda **kw: Comparison(dict(), dict(), **kw)])

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import nbdiag.picture
 import nbdiag.session
 import nbdiag.stats
 from nbdiag import Config
@@ -326,3 +327,47 @@ def test_findings_and_tables_wrap_between_words_and_read_as_their_text(dataset):
             assert "break-all" not in widget.value and "anywhere" not in widget.value
             assert widget.value.count("word-break:normal") == text.count("\n") + 1  # every line
     c.close()
+
+
+def test_the_page_changes_only_once_every_frame_is_ready_status_and_pictures_first(dataset, monkeypatch):
+    d = Dashboard(dataset=dataset)
+    events = []
+    for figure in d.figures.values():
+        figure.canvas.syncing_data_url = False  # as once a page shows the figure: frames are sent
+        monkeypatch.setattr(figure.canvas, "send_binary", lambda frame: events.append("frame"))
+    render = nbdiag.picture.Picture.render
+    monkeypatch.setattr(nbdiag.picture.Picture, "render", lambda self: events.append("render") or render(self))
+    for name in ("status", "findings", "tables_html"):
+        getattr(d.panel, name).observe(lambda change, name=name: events.append(name), names="value")
+    d.panel.controls["gain"].value = 3.0
+    n = len(d.figures)
+    assert events == ["render"] * n + ["status"] + ["frame"] * n + ["findings", "tables_html"]
+    assert GAIN_3_LAYER_1 in page_text(d.panel.tables_html)
+    d.close()
+
+
+def test_a_picture_that_fails_to_render_leaves_the_whole_page_on_the_run_before(dataset, monkeypatch):
+    d = Dashboard(dataset=dataset)
+    before = {name: getattr(d.panel, name).value for name in ("status", "findings", "tables_html")}
+    sent = []
+    for figure in d.figures.values():
+        figure.canvas.syncing_data_url = False
+        monkeypatch.setattr(figure.canvas, "send_binary", sent.append)
+    pictures = list(d.pictures.values())
+    render = nbdiag.picture.Picture.render
+
+    def failing_last(self):
+        if self is pictures[-1]:
+            raise RuntimeError("no memory for the frame")
+        return render(self)
+
+    monkeypatch.setattr(nbdiag.picture.Picture, "render", failing_last)
+    d.panel.controls["gain"].value = 3.0
+    assert sent == []  # no picture showed the new run while another could not
+    assert {name: getattr(d.panel, name).value for name in before} == before
+    assert "no memory for the frame" in d.panel.errors.outputs[-1]["text"]
+    assert d.panel.shown.config.gain == pytest.approx(5 / 3)
+    monkeypatch.setattr(nbdiag.picture.Picture, "render", render)
+    d.panel.controls["gain"].value = 2.0  # the next change shows whole again
+    assert len(sent) == len(pictures) and d.panel.shown.config.gain == 2.0
+    d.close()

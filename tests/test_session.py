@@ -2,6 +2,7 @@
 
 import pytest
 
+import nbdiag.records
 import nbdiag.session
 from nbdiag import Config, ConfigError, train
 from nbdiag.session import Session
@@ -89,3 +90,38 @@ def test_a_failed_run_keeps_the_request_for_the_next_change(dataset, monkeypatch
     monkeypatch.undo()
     session.update(batchnorm=True)
     assert session.config == Config(gain=3, batchnorm=True)
+
+
+def test_going_back_to_a_recent_config_trains_nothing(dataset, monkeypatch):
+    session = Session(dataset=dataset)
+    first = session.run
+    session.update(gain=3)
+    trained = []
+    monkeypatch.setattr(nbdiag.session, "train", lambda *args, **kwargs: trained.append(args) or train(*args))
+    assert session.update(gain=5 / 3) is first  # the very run shown before: nothing trained
+    assert session.update(gain=3).config.gain == 3.0 and trained == []
+    session.update(gain=2)
+    assert len(trained) == 1 and GAIN_3_LAYER_1 not in tables(session.run)
+
+
+def test_the_cache_keeps_the_most_recent_runs_within_its_bytes(dataset):
+    one = nbdiag.records.nbytes(train(Config(), dataset))
+    cache = nbdiag.session.RunCache(max_bytes=int(2.5 * one))  # room for two runs of this size
+    runs = [train(Config(gain=gain), dataset) for gain in (1, 2, 3)]
+    for run in runs:
+        cache.add(run)
+    assert cache.get(Config(gain=1)) is None  # the oldest went first
+    assert cache.get(Config(gain=2)) is runs[1] and cache.get(Config(gain=3)) is runs[2]
+    assert cache.bytes == 2 * one <= cache.max_bytes
+    cache.get(Config(gain=2))  # now the most recent: the next run drops gain 3 instead
+    cache.add(train(Config(gain=4), dataset))
+    assert cache.get(Config(gain=3)) is None and cache.get(Config(gain=2)) is runs[1]
+    assert nbdiag.session.RunCache(max_bytes=one - 1).add(runs[0]) is None  # a run beyond the bound is not kept
+
+
+def test_a_runs_bytes_count_its_tensors_and_snapshots(dataset):
+    plain = train(Config(steps=20), dataset)
+    kept = train(Config(steps=20), dataset, snapshots=5)
+    layer = plain.layers[0]
+    assert nbdiag.records.nbytes(plain) > layer.out.numel() * layer.out.element_size() * len(plain.layers)
+    assert nbdiag.records.nbytes(kept) == nbdiag.records.nbytes(plain) + 8 * kept.snapshots.numbers()

@@ -2,8 +2,9 @@
 
 Lessons need the ipympl backend (`%matplotlib widget`): each picture is a figure widget whose lines
 are updated in place, and a redraw renders only them over a saved background. Under any other backend a
-picture is a PNG in an Image widget, rendered whole after every run. A dashboard's output also carries a
-still PNG (nbdiag.still) for pages that cannot run its widgets.
+picture is a PNG in an Image widget, rendered whole after every run. A dashboard's output also carries its
+text, and, unless a live page is attached to show the widget at once, a still PNG (nbdiag.still) for pages that
+cannot run its widgets (nbconvert, GitHub, the course site: the lessons are stored with it).
 """
 
 import base64
@@ -17,7 +18,7 @@ from ..picture import Picture
 from ..records import RunRecord
 from ..session import Session, changed, shared_dataset
 from ..views import ALL_VIEWS, VIEWS
-from . import layout
+from . import layout, schedule
 from .controls import CONTROLS, chosen, describe, make_controls
 from .panel import Panel
 
@@ -42,14 +43,15 @@ class Board(W.VBox):
     panels: list
 
     def _repr_mimebundle_(self, **kwargs):
-        """The widget, and for pages that cannot run it a still PNG of what it shows and its text."""
+        """The widget and its text, and for pages that cannot run it (not a live one) a still PNG of what it shows."""
         bundle = super()._repr_mimebundle_(**kwargs)
         columns = [still_column(panel) for panel in self.panels if panel.shown is not None]
         if bundle is None or len(columns) < len(self.panels):  # nothing shown yet: the widget alone
             return bundle
-        bundle["image/png"] = base64.b64encode(still.png(list(self.pictures), columns)).decode("ascii")
         texts = ["\n".join(filter(None, [c.status, c.settings, c.findings, c.tables])) for c in columns]
         bundle["text/plain"] = "\n\n".join(texts)
+        if not schedule.live_page():  # a live page shows the widget at once; the still would only delay it
+            bundle["image/png"] = base64.b64encode(still.png(list(self.pictures), columns)).decode("ascii")
         return bundle
 
     @property

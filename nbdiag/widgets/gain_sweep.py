@@ -151,12 +151,13 @@ class GainSweep(W.VBox):
         return still.gain_sweep_png(self._sweeps[activation], depth, gain, self._shown_histograms, self.shown_readout)
 
     def _repr_mimebundle_(self, **kwargs):
-        """The widget, and for pages that cannot run it a still PNG of what it shows and its readout."""
+        """The widget and its readout, and for pages that cannot run it (not a live one) a still PNG of what it shows."""
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None or self.shown is None:
             return bundle
-        bundle["image/png"] = base64.b64encode(self.still_png()).decode("ascii")
         bundle["text/plain"] = self.shown_readout
+        if not schedule.live_page():  # a live page shows the widget at once; the still would only delay it
+            bundle["image/png"] = base64.b64encode(self.still_png()).decode("ascii")
         return bundle
 
     def close(self):

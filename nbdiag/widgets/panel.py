@@ -144,8 +144,8 @@ class Panel:
                     f"at the last step, {self.step.options[-1]}</small>"
                 )
             )
-            self._draw_pictures(run, at)
-            self._redraw_pictures()
+            for picture, frame in self._render_pictures(run, at):
+                picture.send(frame)
         except Exception:
             schedule.show_error(self.errors)
 
@@ -155,30 +155,35 @@ class Panel:
             for picture in self.pictures:
                 picture.draw(run, self.column, at)
 
-    def _redraw_pictures(self):
-        """Render and send every picture's new frame."""
-        for picture in self.pictures:
-            picture.redraw()
+    def _render_pictures(self, run, at=None):
+        """Every picture drawn at `run` (at `at`) and its new frame rendered, none sent: [(picture, frame)]."""
+        self._draw_pictures(run, at)
+        with one_thread():
+            return [(picture, picture.render()) for picture in self.pictures]
 
     def _show(self, run):
-        """Show `run` everywhere, or, if any part of it fails, nowhere: the panel keeps showing self.shown."""
-        # what can fail comes before any change
+        """Show `run` everywhere, or, if any part of it fails, nowhere: the panel keeps showing self.shown.
+
+        Everything is computed before the page changes: the text, then every picture's frame. Then the page
+        changes at once, the status first (it says what the pictures show) and the frames before the longer text.
+        """
         settings = describe(run.config) if run.config is not None else ""
         status, findings = layout.status_html(run, settings), layout.findings_html(run)
         tables = layout.tables_html(run) if self.tables_html is not None else None
         try:
-            self._draw_pictures(run)
-            self._redraw_pictures()
+            frames = self._render_pictures(run)
         except Exception:
-            if self.shown is not None:  # put back what the pictures drawn or sent before the failure showed
+            if self.shown is not None:  # the pictures' lines back as the page still shows them
                 try:
                     self._draw_pictures(self.shown, self._at(self.shown))
-                    self._redraw_pictures()
                 except Exception:
                     pass  # the error shows the first failure
             raise
         self._sync_step(run)
-        self.status.value, self.findings.value = status, findings
+        self.status.value = status
+        for picture, frame in frames:
+            picture.send(frame)
+        self.findings.value = findings
         if self.tables_html is not None:
             self.tables_html.value = tables
         self.shown = run

@@ -2,7 +2,8 @@
 
 A slider drag sends a burst of messages; while the kernel is busy they wait there, then arrive one by one. A
 Debouncer lets them all merge into one call, of the latest values, by waiting for the kernel's next turn (and
-a moment, MERGE_SECONDS, after the last call). And show_error puts a failing callback's traceback in the widget.
+a moment, MERGE_SECONDS, after the last call). And show_error puts a failing callback's traceback in the widget;
+live_page says whether a page showing live widgets is attached, so that a still is made only where one is needed.
 """
 
 import asyncio
@@ -32,6 +33,19 @@ def kernel_loop():
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def live_page():
+    """True when the cell running now was run from a page that shows live widgets (JupyterLab, Notebook 7): there
+    a still picture of a widget would only delay it. False in nbconvert, nbclient, nbval, Voila, a script or a test.
+
+    JupyterLab's protocol (4.x, NotebookActions): its execute requests carry `recordTiming` (with `deletedCells`
+    and `trusted`) in their metadata; executors without a page send no such key. Neither Jupyter nor ipywidgets
+    has a public "will a page show this output" to ask instead: ipywidgets' control comm, opened by a page's
+    widget manager, is opened only once ipywidgets was imported before the page connected."""
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None) if shell is not None else None  # IPython's terminal shell has none
+    return kernel is not None and "recordTiming" in kernel.get_parent().get("metadata", {})
 
 
 class Debouncer:

@@ -6,6 +6,7 @@ the fixtures: each importing module would start its own server and browser), the
 One JupyterLab and one Chromium serve the whole session; each notebook gets a fresh browser context.
 """
 
+import ast
 import base64
 import io
 import json
@@ -93,14 +94,16 @@ def free_port():
 class JupyterLab:
     """A token-less `jupyter lab` on a free localhost port, serving a temporary folder, with its own settings.
 
-    By default it runs on this Python, and its kernels import this checkout's nbdiag. With `python` (another
+    By default it runs on this Python, and its kernels import this checkout's nbdiag (with `repo`, the nbdiag of
+    that checkout instead: a frozen copy to measure against). With `python` (another
     environment's interpreter, e.g. a venv's bin/python) it runs on that one instead, and its kernels import
     only what that environment has installed (no PYTHONPATH): its own nbdiag, and no ipympl if it has none.
     """
 
-    def __init__(self, workdir, python=None):
+    def __init__(self, workdir, python=None, repo=REPO):
         self.workdir = Path(workdir)
         self.python = Path(python) if python is not None else None
+        self.repo = Path(repo)
         self.root = self.workdir / "notebooks"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -124,8 +127,8 @@ class JupyterLab:
             IPYTHONDIR=str(self.workdir / "ipython"),
             JUPYTER_PLATFORM_DIRS="1",
         )
-        if self.python is None:  # the kernel imports this checkout's nbdiag, installed or not
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        if self.python is None:  # the kernel imports this checkout's nbdiag (or `repo`'s), installed or not
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo), os.environ.get("PYTHONPATH")]))
         else:  # the other environment's own packages only, and its commands first
             env.pop("PYTHONPATH", None)
             env["PATH"] = os.pathsep.join([str(self.python.parent), env.get("PATH", os.defpath)])
@@ -212,27 +215,32 @@ def _cmdline(pid):
 
 
 # In-page probe, installed before the page's own scripts: times from a user action (Enter, a click or a key that
-# moves a slider) to the expected text and to the repaints of ipympl canvases. ipympl paints each visible canvas
-# with drawImage from the figure model's offscreen canvas, so hooking drawImage gives exact repaint times without
-# polling pixels.
+# moves a slider; or, with startOn, only the events named there, e.g. a drag's pointerup) to the expected text, to
+# the repaints of ipympl canvases and, with `watch`, to the first showing of an element (a progress bar). ipympl
+# paints each visible canvas with drawImage from the figure model's offscreen canvas, so hooking drawImage gives
+# exact repaint times without polling pixels.
 PROBE_JS = """
 (() => {
   window.__panel = (name) =>  // the notebook panel showing `name` (JupyterLab exposed as window.jupyterapp)
     Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
   window.__outputsInclude = (text) =>
     [...document.querySelectorAll('.jp-OutputArea')].some(e => e.textContent.includes(text));
-  const probe = window.__probe = {armed: false, expected: null, start: null, text: null, draws: [], lastDraw: 0};
+  const probe = window.__probe = {armed: false, expected: null, start: null, text: null, draws: [], lastDraw: 0,
+                                  startOn: null, watch: null, seen: null};
   const keys = ['Enter', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
+  const starts = (event) => probe.startOn ? probe.startOn.includes(event.type)
+                                          : event.type === 'click' || keys.includes(event.key);
   const arm = (event) => {
-    if (probe.armed && probe.start === null && (event.type === 'click' || keys.includes(event.key)))
+    if (probe.armed && probe.start === null && starts(event))
       probe.start = performance.now();
   };
   document.addEventListener('keydown', arm, true);
   document.addEventListener('click', arm, true);
+  document.addEventListener('pointerup', arm, true);
   const drawImage = CanvasRenderingContext2D.prototype.drawImage;
   CanvasRenderingContext2D.prototype.drawImage = function (...args) {
     const figure = this.canvas.closest && this.canvas.closest('.jupyter-matplotlib-figure');
-    if (figure) {
+    if (figure && figure.isConnected) {  // not a figure whose output has gone (a re-run cell's): nobody sees it
       probe.lastDraw = performance.now();
       if (probe.start !== null)
         probe.draws.push({t: probe.lastDraw, figure: [...document.querySelectorAll('.jupyter-matplotlib-figure')]
@@ -241,8 +249,11 @@ PROBE_JS = """
     return drawImage.apply(this, args);
   };
   const check = () => {
-    if (probe.start !== null && probe.text === null && window.__outputsInclude(probe.expected))
+    if (probe.start !== null && probe.text === null && probe.expected !== null &&
+        window.__outputsInclude(probe.expected))
       probe.text = performance.now();
+    if (probe.start !== null && probe.seen === null && probe.watch !== null && document.querySelector(probe.watch))
+      probe.seen = performance.now();
     requestAnimationFrame(check);
   };
   requestAnimationFrame(check);
@@ -386,15 +397,38 @@ class NotebookPage:
             for url in urls
         ]
 
+    def slider(self, label):
+        """The slider whose label reads `label` exactly."""
+        label = self.page.locator(".widget-label", has_text=_exactly(label))
+        return self.page.locator(".widget-slider", has=label)
+
     def slider_readout(self, label):
         """The editable readout of the slider whose label reads `label` exactly."""
-        label = self.page.locator(".widget-label", has_text=_exactly(label))
-        return self.page.locator(".widget-slider", has=label).locator(".widget-readout").first
+        return self.slider(label).locator(".widget-readout").first
 
     def slider_handle(self, label):
         """The handle of the slider whose label reads `label` exactly (it takes the keyboard once focused)."""
-        label = self.page.locator(".widget-label", has_text=_exactly(label))
-        return self.page.locator(".widget-slider", has=label).locator(".noUi-handle").first
+        return self.slider(label).locator(".noUi-handle").first
+
+    def drag_slider(self, label, fraction, moves=10, interval=0.03):
+        """Drag a slider's handle with the mouse as a student would: press it, move in `moves` steps `interval` s
+        apart to `fraction` of its track (0 its left end, 1 its right; beyond them the handle stops at the end) and
+        let go at once (the pointerup an armed probe with start_on=["pointerup"] times from)."""
+        handle = self.slider_handle(label).bounding_box()
+        track = self.slider(label).locator(".noUi-target").first.bounding_box()
+        x0, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+        x1 = track["x"] + fraction * track["width"]
+        self.page.mouse.move(x0, y)
+        self.page.mouse.down()
+        for i in range(1, moves + 1):
+            if i > 1:
+                self.page.wait_for_timeout(interval * 1000)
+            self.page.mouse.move(x0 + (x1 - x0) * i / moves, y)
+        self.page.mouse.up()
+
+    def button(self, label):
+        """The push button (not a toggle button) whose text reads `label` exactly, e.g. a gain preset."""
+        return self.page.locator(".widget-button", has_text=_exactly(label)).first
 
     def press_on_slider(self, label, key):
         """Move a slider with the keyboard as a student would: focus its handle, press `key` (ArrowLeft, Home...)."""
@@ -412,16 +446,18 @@ class NotebookPage:
         readout.type(str(value))
         readout.press("Enter")
 
-    def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT):
-        """Once no figure has repainted for `quiet` s, start timing: the next Enter, click or slider key is t=0, and
-        probe_latency() then says when `expected_text` showed in an output and when the figures repainted."""
+    def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT, start_on=None, watch=None):
+        """Once no figure has repainted for `quiet` s, start timing: the next Enter, click or slider key (or, with
+        `start_on`, the next event of those types, e.g. ["pointerup"]; or run_cell) is t=0, and probe_latency()
+        then says when `expected_text` (None: no text awaited) showed in an output, when the figures repainted and,
+        with `watch` (a CSS selector), when an element matching it first showed."""
         self.page.wait_for_function(
             "q => performance.now() - window.__probe.lastDraw > q", arg=quiet * 1000, timeout=timeout * 1000
         )
         self.page.evaluate(
-            """t => Object.assign(window.__probe,
-            {armed: true, expected: t, start: null, text: null, draws: []})""",
-            expected_text,
+            """([t, startOn, watch]) => Object.assign(window.__probe,
+            {armed: true, expected: t, start: null, text: null, draws: [], startOn, watch, seen: null})""",
+            [expected_text, start_on, watch],
         )
 
     def probe_latency(self, figures=True, quiet=1.0, timeout=KERNEL_TIMEOUT, figure_timeout=30):
@@ -429,7 +465,7 @@ class NotebookPage:
         figure repaint, the last being the one followed by `quiet` s without repaints."""
         from playwright.sync_api import TimeoutError
 
-        waits = [("p.text !== null", timeout, "the expected text to show")]
+        waits = [("p.text !== null", timeout, "the expected text to show")] if self._expects_text() else []
         if figures:
             waits.append(
                 ("p.draws.length && performance.now() - p.lastDraw > q", figure_timeout, "a figure to repaint")
@@ -443,7 +479,7 @@ class NotebookPage:
             except TimeoutError:
                 failure = f"timed out after {seconds} s waiting for {what}"
                 break
-        p = self.page.evaluate("""() => { const p = {...window.__probe};
+        p = self.page.evaluate("""() => { const p = {...window.__probe, origin: performance.timeOrigin};
             Object.assign(window.__probe, {armed: false, start: null}); return p; }""")
         if failure:
             raise AssertionError(
@@ -453,12 +489,59 @@ class NotebookPage:
             )
         t = [d["t"] - p["start"] for d in p["draws"]]
         return {
-            "text_ms": round(p["text"] - p["start"], 1),
+            "text_ms": round(p["text"] - p["start"], 1) if p["text"] is not None else None,
             "first_figure_ms": round(min(t), 1) if t else None,
             "last_figure_ms": round(max(t), 1) if t else None,
             "figures_repainted": len({d["figure"] for d in p["draws"]}),
             "repaints": len(t),
+            "seen_ms": round(p["seen"] - p["start"], 1) if p["seen"] is not None else None,  # the `watch`ed element
+            "start_epoch_ms": p["origin"] + p["start"],  # the action, on the clock of Python's time.time() (x 1000)
         }
+
+    def _expects_text(self):
+        return self.page.evaluate("() => window.__probe.expected !== null")
+
+    def run_cell(self, index, timeout=KERNEL_TIMEOUT):
+        """Run cell `index` (counting every cell from 0) as Ctrl+Enter would, and wait until it has run and the
+        kernel is idle; for an armed probe, the run is the action (t=0)."""
+        before = self.page.evaluate(
+            """([name, index]) => {
+            const panel = window.__panel(name);
+            window.jupyterapp.shell.activateById(panel.id);  // the command runs the active notebook's active cell
+            panel.content.activeCellIndex = index;
+            const count = panel.content.activeCell.model.executionCount;
+            const probe = window.__probe;
+            if (probe.armed && probe.start === null) probe.start = performance.now();
+            window.jupyterapp.commands.execute('notebook:run-cell');
+            return count;
+        }""",
+            [self.name, index],
+        )
+        self._until(
+            f"""name => {{
+            const panel = window.__panel(name);
+            const count = panel.content.widgets[{index}].model.executionCount;
+            return count !== null && count !== {json.dumps(before)} && panel.sessionContext.session.kernel.status === 'idle';
+        }}""",
+            timeout,
+            f"cell {index} to run",
+        )
+
+    def kernel_json(self, expression):
+        """The value of the Python `expression` (JSON-serialisable) in the notebook's kernel, read without a cell
+        (a silent request: no execution count, no output), e.g. timings the cells kept."""
+        text = self.page.evaluate(
+            """async ([name, code]) => {
+            const kernel = window.__panel(name).sessionContext.session.kernel;
+            const future = kernel.requestExecute(
+                {code: '', silent: true, store_history: false, user_expressions: {value: code}});
+            const value = (await future.done).content.user_expressions.value;
+            if (value.status !== 'ok') throw new Error(`${value.ename}: ${value.evalue}`);
+            return value.data['text/plain'];
+        }""",
+            [self.name, f"__import__('json').dumps({expression})"],
+        )
+        return json.loads(ast.literal_eval(text))  # the repr of the JSON string
 
     def screenshot(self, name):
         """Save the notebook panel as test-artifacts/<name>.png."""
@@ -488,6 +571,21 @@ def jupyter_lab(tmp_path_factory):
         shutil.copy(lab.log_path, ARTIFACTS / "jupyterlab.log")
 
 
+def launch_chromium(playwright):
+    """Debian's headless Chromium under Playwright (`playwright`: a started sync_playwright()), with a throwaway
+    profile."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def new_page(browser, lab, path, viewport=(1400, 2400)):
+    """Copy the notebook at `path` into `lab`'s folder and give it a page in a fresh context of `browser`:
+    (the context, to close; a NotebookPage, to open())."""
+    name = lab.add_notebook(path)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    context.set_default_timeout(60_000)
+    return context, NotebookPage(context.new_page(), lab, name)
+
+
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's headless Chromium under Playwright, with a throwaway profile.
@@ -498,7 +596,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             yield browser
         finally:
@@ -512,11 +610,9 @@ def open_notebook(jupyter_lab, chromium, request):
     contexts, failed_before = [], request.session.testsfailed
 
     def open_(path, viewport=(1400, 2400)):
-        name = jupyter_lab.add_notebook(path)
-        context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        context.set_default_timeout(60_000)
+        context, page = new_page(chromium, jupyter_lab, path, viewport)
         contexts.append(context)
-        return NotebookPage(context.new_page(), jupyter_lab, name).open()
+        return page.open()
 
     yield open_
     for n, context in enumerate(contexts):
