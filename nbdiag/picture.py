@@ -8,8 +8,8 @@ a redraw renders only the moving lines over a saved background. The gain sweep's
 draws the chosen network) is here too: its widget and its still draw it alike.
 
 The blitting leans on internals of ipympl 0.10.0 and of matplotlib 3.11.2's webagg_core underneath, named
-where they are used: `Canvas.syncing_data_url`, and `_png_is_old`, `_force_full` and `get_diff_image()`, with
-which a frame is rendered and encoded before anything is sent, then sent.
+where they are used: `Canvas.syncing_data_url`, and what get_diff_image() does (`_last_buff`, `_png_is_old`,
+`_force_full`), so that a frame is rendered and encoded before anything is sent, then sent.
 """
 
 import html
@@ -18,8 +18,10 @@ from collections import OrderedDict
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
+from PIL import Image
 
 from . import plots
 
@@ -67,6 +69,25 @@ def _legend_html(ax, legend=()):
                 f"&#9473; {html.escape(label)}</span>"
             )
     return f'<div style="font-size:12px; line-height:1.35">{" ".join(entries)}</div>'
+
+
+def _whole_frame(canvas):
+    """The canvas's rendered buffer as the next frame for the page, whole, PNG-encoded for speed over size.
+
+    What matplotlib's webagg get_diff_image() does (3.11.2, which ipympl's Canvas extends), with a whole frame
+    every time and a faster PNG compression: it sets the page's image mode to 'full' (the page replaces its
+    image), keeps the buffer as `_last_buff` (a later diff frame, of a redraw the page asks for, is taken
+    against it) and clears `_png_is_old` and `_force_full`. A diff frame holds only the pixels that changed,
+    which the page paints over its previous image; but frames sent in quick succession (a slider drag) can
+    replace each other in the page before they show, and a lost diff frame would leave stale lines for good.
+    """
+    pixels = np.asarray(canvas.get_renderer().buffer_rgba())  # (height, width, 4)
+    canvas.set_image_mode("full")
+    canvas._last_buff = pixels.view(np.uint32).squeeze(2).copy()
+    canvas._png_is_old = canvas._force_full = False
+    with io.BytesIO() as png:
+        Image.fromarray(pixels).save(png, format="png", compress_level=1)  # 40% faster than 6, 10-50% larger
+        return png.getvalue()
 
 
 class LiveFigure:
@@ -151,7 +172,13 @@ class Picture(LiveFigure):
             ax.locator_params(nbins=TICKS)
         title = ax.get_title() + (f" at step {at.step}" if at is not None and not self.view.step_on_x else "")
         self.titles[column].value = f'<b style="font-size:13px">{html.escape(title)}</b>'
+        # the title shows in the HTML above the figure. Positions fixed here spare each full render measuring
+        # every tick label, for the title and for axis labels that are empty (about a third of its time)
+        ax.set_title(ax.get_title(), y=1.0)
         ax.title.set_visible(False)  # (a new title each time plots clears the axes for a new layout)
+        for axis, coords in ((ax.xaxis, (0.5, 0)), (ax.yaxis, (0, 0.5))):
+            if not axis.label.get_text():
+                axis.set_label_coords(*coords)
         if ax.get_legend() is not None:
             ax.get_legend().remove()
         self.legends[column].value = _legend_html(ax, self.view.legend)
@@ -187,14 +214,7 @@ class Picture(LiveFigure):
             canvas.restore_region(self._backgrounds[layout])
         for line in sorted(lines, key=lambda line: line.get_zorder()):  # in a full render's order
             line.axes.draw_artist(line)
-        # matplotlib internals (3.11.2, webagg_core, which ipympl's Canvas extends): get_diff_image() encodes the
-        # rendered buffer as the next frame when `_png_is_old` is set, whole when `_force_full` is set (and it
-        # clears both); otherwise only the pixels that changed since the last frame, which the page paints over
-        # its previous image. Frames sent in quick succession (a slider drag) can replace each other in the page
-        # before they show, and a lost diff frame would leave stale lines for good, so every frame is whole. This
-        # is what blit() -> refresh_all() does, split in two so that the frame is ready before the page changes.
-        canvas._png_is_old = canvas._force_full = True
-        return canvas.get_diff_image()
+        return _whole_frame(canvas)
 
     def send(self, frame):
         """Show `frame` (what render() returned): under ipympl, send it to each page showing the figure."""

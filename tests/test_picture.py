@@ -82,3 +82,29 @@ def test_a_live_figure_with_its_own_axes_redraws_whole():
     figure.redraw()
     assert bytes(figure.image.value).startswith(b"\x89PNG") and plt.get_fignums() == open_figures
     assert LiveFigure((2, 2)).axes == []
+
+
+def test_a_frame_sent_to_the_page_is_the_whole_render_and_a_revisit_repaints_only_lines(dataset, ipympl_backend):
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    picture = Picture(ALL_VIEWS["activations"], 1, (5.5, 3.1))
+    canvas = picture.figure.canvas
+    canvas.syncing_data_url = False  # as once a page shows the figure
+    full_renders = []
+    draw = FigureCanvasAgg.draw
+    FigureCanvasAgg.draw = lambda canvas: full_renders.append(1) or draw(canvas)
+    try:
+        frames = []
+        for gain in (5 / 3, 0.5, 5 / 3, 0.5, 5 / 3):  # far apart: each its own limits, settled from the third
+            picture.draw(train(Config(gain=gain), dataset))
+            frames.append(picture.render())
+            pixels = np.asarray(Image.open(io.BytesIO(frames[-1])))
+            assert np.array_equal(pixels, np.asarray(canvas.get_renderer().buffer_rgba()))
+            assert np.array_equal(canvas._last_buff, pixels.view(np.uint32).squeeze(2))  # a later diff's base
+    finally:
+        FigureCanvasAgg.draw = draw
+    assert len(full_renders) == 3  # the later revisits restored their saved backgrounds
+    assert frames[1] == frames[3] and frames[2] == frames[4] and frames[1] != frames[2]
