@@ -26,12 +26,6 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 SYSTEM_TESTS = CHECKOUT / "tests" / "system"
 LONG = 1000  # steps of the long dashboard
 DRAG = "mouse: press the handle, 10 moves 30 ms apart past the end of the track, release; timed from the release"
-CHANGES = {  # kind -> what the student does
-    "type a gain": "3 or 1.6667 (5/3) typed into the gain slider's readout, Enter",
-    "click a gain button": "the next of the gain buttons 0.5, 1, 5/3, 3 clicked",
-    "drag the gain slider": f"{DRAG} (to gain 5 or 0.2)",
-    "toggle batch norm": "the batch norm box clicked",
-}
 CELLS = {  # variable -> the timed cell's expression
     "board": "Dashboard()",
     "comparison": "Comparison(dict(gain=1), dict(gain=5/3))",
@@ -43,9 +37,22 @@ def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=str(CHECKOUT), help="the checkout whose nbdiag the kernels import")
     parser.add_argument("--repeats", type=int, default=10, help="changes of each kind (and runs of each cell)")
-    parser.add_argument("--long-repeats", type=int, help=f"changes of each kind at {LONG} steps (default: --repeats)")
+    parser.add_argument("--long-repeats", type=int, default=5, help=f"changes of each kind at {LONG} steps")
     parser.add_argument("--json", help="write every sample and summary to this file")
     return parser.parse_args(argv)
+
+
+def changes():
+    """{kind: (its timed change, a method of browser.latency.Board; what the student does)}, in the order measured:
+    batch norm last, so that the gain changes run without it."""
+    from browser.latency import Board
+
+    return {
+        "type a gain": (Board.type_gain, "the next of 3, 1.2, 2.5, 0.8, 2.8... typed into the gain readout, Enter"),
+        "click a gain button": (Board.click_preset, "the next of the gain buttons 0.5, 1, 5/3, 3 clicked"),
+        "drag the gain slider": (Board.drag_gain, f"{DRAG} (to gain 5 or 0.2)"),
+        "toggle batch norm": (Board.toggle_batchnorm, "the batch norm box clicked"),
+    }
 
 
 def log(message):
@@ -71,19 +78,13 @@ def measure_changes(browser, lab, folder, steps, repeats):
     context, nb = open_board(browser, lab, folder, f"dashboard_{steps}.ipynb", f"steps={steps}" if steps > 1 else "")
     try:
         board = latency.Board(nb, steps, watch=latency.PROGRESS_BAR if steps == LONG else None)
-        changes = [board.type_gain, board.click_preset, board.drag_gain, board.toggle_batchnorm]  # as CHANGES
         samples = {}
-        for kind, change in zip(CHANGES, changes, strict=True):  # batch norm last: the gain changes run without it
+        for kind, (change, _) in changes().items():
             log(f"{steps} step(s): {kind} x {repeats}")
-            samples[kind] = [change() for _ in range(repeats)]
+            samples[kind] = [change(board) for _ in range(repeats)]
         trainings = nb.kernel_json("TRAININGS")
         for kind_samples in samples.values():
-            for sample in latency.add_trainings(kind_samples, trainings):
-                end = sample["train_end_ms"]
-                sample["text_after_training_ms"] = round(sample["text_ms"] - end, 1) if end is not None else None
-                sample["pictures_after_training_ms"] = (
-                    round(sample["last_figure_ms"] - end, 1) if end is not None else None
-                )
+            latency.add_trainings(kind_samples, trainings)
         assert nb.cell_errors() == [], nb.cell_errors()
         return samples
     finally:
@@ -91,6 +92,7 @@ def measure_changes(browser, lab, folder, steps, repeats):
 
 
 def measure_step_slider(browser, lab, folder, repeats):
+    """The samples of moving the step slider of a Dashboard(snapshots=10, steps=45)."""
     from browser.latency import time_step_slider
 
     log(f"step slider x {repeats}")
@@ -119,8 +121,6 @@ def measure_cells(browser, lab, folder, repeats):
         kept, trainings = nb.kernel_json("CELLS"), nb.kernel_json("TRAININGS")
         for expression, runs in samples.items():
             latency.add_cell_times(runs, [cell for cell in kept if cell[0] == expression], trainings)
-            for sample in runs:
-                sample["beyond_training_ms"] = round(sample["first_figure_ms"] - sample["training_ms"], 1)
         assert nb.cell_errors() == [], nb.cell_errors()
         return samples
     finally:
@@ -135,56 +135,33 @@ def fmt(stats, unit=""):
 
 
 def summarize(samples, fields):
+    """{field: summary} of these samples."""
     from browser.latency import summary
 
     return {field: summary([sample[field] for sample in samples]) for field in fields}
 
 
-PAGE_FIELDS = ["text_ms", "first_figure_ms", "last_figure_ms"]
-TRAINING_FIELDS = ["train_start_ms", "train_end_ms"]  # a change that re-runs
-LONG_FIELDS = ["seen_ms", "text_after_training_ms", "pictures_after_training_ms"]
-CELL_FIELDS = ["first_figure_ms", "last_figure_ms", "queued_ms", "build_ms", "training_ms", "display_ms"]
-CELL_FIELDS += ["beyond_training_ms"]
+PAGE = [("text", "text_ms"), ("last figure", "last_figure_ms"), ("1st figure", "first_figure_ms")]
+PAGE += [("sent to kernel", "sent_ms")]  # the page's first message after the input: the widget's change
+TRAINING = [("training began", "train_start_ms"), ("training ended", "train_end_ms")]  # the kernel's, for the text
+LONG_COLUMNS = [("progress bar", "seen_ms"), ("text after end", "text_after_training_ms")]
+LONG_COLUMNS += [("figure after end", "pictures_after_training_ms")]  # ms after the kernel ended the training
+CELL_COLUMNS = [("1st picture", "first_figure_ms"), ("all pictures", "last_figure_ms"), ("queued", "queued_ms")]
+CELL_COLUMNS += [("build", "build_ms"), ("(training)", "training_ms"), ("display", "display_ms")]
+CELL_COLUMNS += [("beyond training", "beyond_training_ms")]
 
 
-def print_changes(title, samples, long=False, trains=True):
-    """Print a line per kind of change of `samples` ({kind: samples}); their summaries."""
-    fields = PAGE_FIELDS + (TRAINING_FIELDS if trains else []) + (LONG_FIELDS if long else [])
-    summaries = {kind: summarize(kind_samples, fields) for kind, kind_samples in samples.items()}
+def print_table(title, samples, columns):
+    """Print a row per entry of `samples` ({label: samples}), a column per (header, field) of `columns`, each
+    median / p90 in ms; returns {label: {field: summary}}."""
+    summaries = {label: summarize(rows, [field for _, field in columns]) for label, rows in samples.items()}
+    width = max(map(len, samples))
+    widths = [max(len(header), 11) for header, _ in columns]
     print(f"\n{title}")
-    header = f"  {'change':22} {'n':>3}  {'text':>11}  {'last figure':>11}  {'1st figure':>11}  {'kernel training':>16}"
-    print(header + (f"  {'progress bar':>12}  {'text/pictures after training':>28}" if long else ""))
-    for kind, s in summaries.items():
-        training = (
-            f"{s['train_start_ms']['median']:.0f}..{s['train_end_ms']['median']:.0f}"
-            if trains and s["train_end_ms"]["n"]
-            else "-"
-        )
-        line = (
-            f"  {kind:22} {s['text_ms']['n']:>3}  {fmt(s['text_ms']):>11}  {fmt(s['last_figure_ms']):>11}  "
-            f"{fmt(s['first_figure_ms']):>11}  {training:>16}"
-        )
-        if long:
-            after = f"{fmt(s['text_after_training_ms'])} | {fmt(s['pictures_after_training_ms'])}"
-            line += f"  {fmt(s['seen_ms']):>12}  {after:>28}"
-        print(line)
-    return summaries
-
-
-def print_cells(samples):
-    summaries = {expression: summarize(runs, CELL_FIELDS) for expression, runs in samples.items()}
-    print("\nRunning a cell, from the run request to its first live picture (first canvas paint after the cell starts)")
-    print(
-        f"  {'cell':42} {'n':>3}  {'1st picture':>11}  {'(1st run)':>9}  {'all pictures':>12}  {'kernel: queued':>14}  "
-        f"{'build':>11}  {'(training)':>10}  {'display':>9}  {'beyond training':>15}"
-    )
-    for expression, s in summaries.items():
-        first_run = samples[expression][0]["first_figure_ms"]
-        print(
-            f"  {expression:42} {s['first_figure_ms']['n']:>3}  {fmt(s['first_figure_ms']):>11}  {first_run:>9.0f}  "
-            f"{fmt(s['last_figure_ms']):>12}  {fmt(s['queued_ms']):>14}  {fmt(s['build_ms']):>11}  "
-            f"{s['training_ms']['median']:>10.0f}  {fmt(s['display_ms']):>9}  {fmt(s['beyond_training_ms']):>15}"
-        )
+    print(f"  {'':{width}} {'n':>3}  " + "  ".join(f"{header:>{w}}" for (header, _), w in zip(columns, widths)))
+    for label, summary in summaries.items():
+        cells = [f"{fmt(summary[field]):>{w}}" for (_, field), w in zip(columns, widths)]
+        print(f"  {label:{width}} {len(samples[label]):>3}  " + "  ".join(cells))
     return summaries
 
 
@@ -207,26 +184,11 @@ def targets(summaries, samples):
     ]
 
 
-def main(argv=None):
-    args = parse(argv)
-    repo = Path(args.repo).resolve()
-    long_repeats = args.long_repeats or args.repeats
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as conftest.py: one torch thread, here and in the kernels
-    if os.environ.get("NBDIAG_DATA_DIR"):  # the kernels run in the served folder: a relative path would not do
-        os.environ["NBDIAG_DATA_DIR"] = str(Path(os.environ["NBDIAG_DATA_DIR"]).resolve())
-    sys.path[:0] = [str(repo), str(SYSTEM_TESTS)]  # the expected tables from the nbdiag the kernels import
+def measure(repo, repeats, long_repeats):
+    """Every sample, by section: a JupyterLab whose kernels import `repo`'s nbdiag, and one Chromium."""
     from browser.harness import JupyterLab, launch_chromium
     from playwright.sync_api import sync_playwright
 
-    started = time.monotonic()
-    print(
-        f"Page-side latency of nbdiag's dashboards in JupyterLab + headless Chromium; kernels import {repo}/nbdiag\n"
-        f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
-        f"{args.repeats} changes of each kind at 1 step, {long_repeats} at {LONG:,} steps"
-        + (" (fewer: --long-repeats)" if long_repeats < args.repeats else "")
-        + "\nms from the input event (key press, click, or a drag's release) in the page, median / 90th percentile"
-        f"\ndrag: {DRAG}"
-    )
     samples = {}
     with tempfile.TemporaryDirectory(prefix="browser-latency-") as tmp, sync_playwright() as playwright:
         folder = Path(tmp) / "made"
@@ -234,38 +196,83 @@ def main(argv=None):
         lab = JupyterLab(Path(tmp) / "lab", repo=repo).start()
         browser = launch_chromium(playwright)
         try:
-            samples["changes at 1 step"] = measure_changes(browser, lab, folder, 1, args.repeats)
+            samples["changes at 1 step"] = measure_changes(browser, lab, folder, 1, repeats)
             samples[f"changes at {LONG} steps"] = measure_changes(browser, lab, folder, LONG, long_repeats)
-            samples["step slider"] = measure_step_slider(browser, lab, folder, args.repeats)
-            samples["cells"] = measure_cells(browser, lab, folder, args.repeats)
+            samples["step slider"] = measure_step_slider(browser, lab, folder, repeats)
+            samples["cells"] = measure_cells(browser, lab, folder, repeats)
         finally:
             browser.close()
             lab.stop()
+    return samples
 
+
+def print_sections(samples):
+    """Print a table per section of `samples`; their summaries."""
     summaries = {
-        "changes at 1 step": print_changes("Dashboard() (1 training step): a change", samples["changes at 1 step"]),
-        f"changes at {LONG} steps": print_changes(
-            f"Dashboard(steps={LONG}): a change (progress bar: when tqdm's bar first shows; text/pictures after "
-            "training: ms after the kernel ended the training)",
-            samples[f"changes at {LONG} steps"],
-            long=True,
+        "changes at 1 step": print_table(
+            "Dashboard() (1 training step): a change", samples["changes at 1 step"], PAGE + TRAINING
         ),
-        "step slider": print_changes(
-            'Dashboard(snapshots=10, steps=45): the "pictures at step" slider, one arrow key on its handle',
+        f"changes at {LONG} steps": print_table(
+            f"Dashboard(steps={LONG}): a change (progress bar: tqdm's bar first shows; after end: after the kernel "
+            "ended the training)",
+            samples[f"changes at {LONG} steps"],
+            PAGE + TRAINING + LONG_COLUMNS,
+        ),
+        "step slider": print_table(
+            'Dashboard(snapshots=10, steps=45): the "pictures at step" slider, an arrow key on its handle',
             {"move the step slider": samples["step slider"]},
-            trains=False,
+            PAGE,
         )["move the step slider"],
-        "cells": print_cells(samples["cells"]),
+        "cells": print_table(
+            "Running a cell, from the run request to its first live picture (1st canvas paint after it starts); the "
+            "kernel: from the request to the cell's start (queued), building the widget (of which training) and "
+            "displaying it (its repr, with the still PNG)",
+            samples["cells"],
+            CELL_COLUMNS,
+        ),
     }
-    print("\nThe changes: " + "; ".join(f"{kind}: {what}" for kind, what in CHANGES.items()))
+    firsts = ", ".join(
+        f"{expression} {runs[0]['first_figure_ms']:.0f} ms" for expression, runs in samples["cells"].items()
+    )
+    print(f"  the first run of each (the first of its kind in the kernel; Dashboard()'s, in the page): {firsts}")
+    print("\nThe changes:\n" + "\n".join(f"  {kind}: {what}" for kind, (_, what) in changes().items()))
+    return summaries
+
+
+def print_targets(summaries, samples):
+    """Print each target beside its measure; the verdicts."""
     print("\nSummary against the targets (judged by the median)")
     print(f"  {'':54} {'median / p90':>14}  {'target':>8}")
     verdicts = []
     for what, stats, target in targets(summaries, samples):
-        ok = stats["n"] and stats["median"] <= target
-        verdicts.append({"what": what, "median": stats["median"], "p90": stats["p90"], "target_ms": target, "met": ok})
-        print(f"  {what:54} {fmt(stats, ' ms'):>14}  {'<= ' + str(target):>8}  {'met' if ok else 'MISSED'}")
-    print(f"({time.monotonic() - started:.0f} s)")
+        met = bool(stats["n"]) and stats["median"] <= target
+        verdicts.append({"what": what, "median": stats["median"], "p90": stats["p90"], "target_ms": target, "met": met})
+        print(f"  {what:54} {fmt(stats, ' ms'):>14}  {'<= ' + str(target):>8}  {'met' if met else 'MISSED'}")
+    return verdicts
+
+
+def main(argv=None):
+    args = parse(argv)
+    repo = Path(args.repo).resolve()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as conftest.py: one torch thread, here and in the kernels
+    if os.environ.get("NBDIAG_DATA_DIR"):  # the kernels run in the served folder: a relative path would not do
+        os.environ["NBDIAG_DATA_DIR"] = str(Path(os.environ["NBDIAG_DATA_DIR"]).resolve())
+    sys.path[:0] = [str(repo), str(SYSTEM_TESTS)]  # the expected tables from the nbdiag the kernels import
+
+    started = time.monotonic()
+    print(
+        f"Page-side latency of nbdiag's dashboards in JupyterLab + headless Chromium; kernels import {repo}/nbdiag\n"
+        f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
+        f"{args.repeats} changes of each kind at 1 step, {args.long_repeats} at {LONG:,} steps"
+        + (" (fewer: each is a new training; --long-repeats)" if args.long_repeats < args.repeats else "")
+        + "\nms from the input event (key press, click, or a drag's release) in the page, median / 90th percentile;"
+        " each change a new run (settings run before come after an untimed change of the seed: the session caches"
+        " its runs)"
+    )
+    samples = measure(repo, args.repeats, args.long_repeats)
+    summaries = print_sections(samples)
+    verdicts = print_targets(summaries, samples)
+    print(f"({time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end)")
     if args.json:
         report = {"repo": str(repo), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "drag": DRAG}
         report.update(samples=samples, summaries=summaries, targets=verdicts)

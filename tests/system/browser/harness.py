@@ -94,10 +94,10 @@ def free_port():
 class JupyterLab:
     """A token-less `jupyter lab` on a free localhost port, serving a temporary folder, with its own settings.
 
-    By default it runs on this Python, and its kernels import this checkout's nbdiag (with `repo`, the nbdiag of
-    that checkout instead: a frozen copy to measure against). With `python` (another
-    environment's interpreter, e.g. a venv's bin/python) it runs on that one instead, and its kernels import
-    only what that environment has installed (no PYTHONPATH): its own nbdiag, and no ipympl if it has none.
+    By default it runs on this Python, and its kernels import this checkout's nbdiag (with `repo`, another
+    checkout's instead, e.g. a frozen copy to measure against). With `python` (another environment's interpreter,
+    e.g. a venv's bin/python) it runs on that one instead, and its kernels import only what that environment has
+    installed (no PYTHONPATH): its own nbdiag, and no ipympl if it has none.
     """
 
     def __init__(self, workdir, python=None, repo=REPO):
@@ -215,10 +215,11 @@ def _cmdline(pid):
 
 
 # In-page probe, installed before the page's own scripts: times from a user action (Enter, a click or a key that
-# moves a slider; or, with startOn, only the events named there, e.g. a drag's pointerup) to the expected text, to
-# the repaints of ipympl canvases and, with `watch`, to the first showing of an element (a progress bar). ipympl
-# paints each visible canvas with drawImage from the figure model's offscreen canvas, so hooking drawImage gives
-# exact repaint times without polling pixels.
+# moves a slider; or, with startOn, only the events named there: a drag's pointerup, or the Enter after typing into
+# a readout, not the click into it) to the expected text, to the repaints of ipympl canvases, to the page's first
+# message to a kernel and, with `watch`, to the first showing of an element (a progress bar). ipympl paints each
+# visible canvas with drawImage from the figure model's offscreen canvas, so hooking drawImage gives exact repaint
+# times without polling pixels.
 PROBE_JS = """
 (() => {
   window.__panel = (name) =>  // the notebook panel showing `name` (JupyterLab exposed as window.jupyterapp)
@@ -226,10 +227,11 @@ PROBE_JS = """
   window.__outputsInclude = (text) =>
     [...document.querySelectorAll('.jp-OutputArea')].some(e => e.textContent.includes(text));
   const probe = window.__probe = {armed: false, expected: null, start: null, text: null, draws: [], lastDraw: 0,
-                                  startOn: null, watch: null, seen: null};
+                                  startOn: null, watch: null, seen: null, sent: null};
   const keys = ['Enter', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
-  const starts = (event) => probe.startOn ? probe.startOn.includes(event.type)
-                                          : event.type === 'click' || keys.includes(event.key);
+  const starts = (event) => probe.startOn  // an event type, or a type and key: 'pointerup', 'keydown:Enter'
+    ? probe.startOn.includes(event.type) || probe.startOn.includes(`${event.type}:${event.key}`)
+    : event.type === 'click' || keys.includes(event.key);
   const arm = (event) => {
     if (probe.armed && probe.start === null && starts(event))
       probe.start = performance.now();
@@ -237,6 +239,11 @@ PROBE_JS = """
   document.addEventListener('keydown', arm, true);
   document.addEventListener('click', arm, true);
   document.addEventListener('pointerup', arm, true);
+  const send = WebSocket.prototype.send;  // the page's messages to the kernel (widget changes among them)
+  WebSocket.prototype.send = function (...args) {
+    if (probe.start !== null && probe.sent === null) probe.sent = performance.now();
+    return send.apply(this, args);
+  };
   const drawImage = CanvasRenderingContext2D.prototype.drawImage;
   CanvasRenderingContext2D.prototype.drawImage = function (...args) {
     const figure = this.canvas.closest && this.canvas.closest('.jupyter-matplotlib-figure');
@@ -426,6 +433,17 @@ class NotebookPage:
             self.page.mouse.move(x0 + (x1 - x0) * i / moves, y)
         self.page.mouse.up()
 
+    def text_box(self, label):
+        """The input of the text or number box whose label reads `label` exactly."""
+        label = self.page.locator(".widget-label", has_text=_exactly(label))
+        return self.page.locator(".widget-text", has=label).locator("input").first
+
+    def type_into_box(self, label, value):
+        """Set a text or number box as a student would: replace its text, press Enter."""
+        box = self.text_box(label)
+        box.fill(str(value))
+        box.press("Enter")
+
     def button(self, label):
         """The push button (not a toggle button) whose text reads `label` exactly, e.g. a gain preset."""
         return self.page.locator(".widget-button", has_text=_exactly(label)).first
@@ -448,7 +466,8 @@ class NotebookPage:
 
     def arm_probe(self, expected_text, quiet=1.0, timeout=KERNEL_TIMEOUT, start_on=None, watch=None):
         """Once no figure has repainted for `quiet` s, start timing: the next Enter, click or slider key (or, with
-        `start_on`, the next event of those types, e.g. ["pointerup"]; or run_cell) is t=0, and probe_latency()
+        `start_on`, the next event of those types or type:key, e.g. ["pointerup"] or ["keydown:Enter"]; or
+        run_cell) is t=0, and probe_latency()
         then says when `expected_text` (None: no text awaited) showed in an output, when the figures repainted and,
         with `watch` (a CSS selector), when an element matching it first showed."""
         self.page.wait_for_function(
@@ -456,13 +475,15 @@ class NotebookPage:
         )
         self.page.evaluate(
             """([t, startOn, watch]) => Object.assign(window.__probe,
-            {armed: true, expected: t, start: null, text: null, draws: [], startOn, watch, seen: null})""",
+            {armed: true, expected: t, start: null, text: null, draws: [], startOn, watch, seen: null, sent: null})""",
             [expected_text, start_on, watch],
         )
 
     def probe_latency(self, figures=True, quiet=1.0, timeout=KERNEL_TIMEOUT, figure_timeout=30):
         """Milliseconds from the action to the expected text and (with `figures`) to the first and the last
-        figure repaint, the last being the one followed by `quiet` s without repaints."""
+        figure repaint, the last being the one followed by `quiet` s without repaints; also to the `watch`ed
+        element's showing (seen_ms), to the page's first message to a kernel (sent_ms), and when the action was, on
+        Python's time.time() clock, in ms (start_epoch_ms)."""
         from playwright.sync_api import TimeoutError
 
         waits = [("p.text !== null", timeout, "the expected text to show")] if self._expects_text() else []
@@ -495,6 +516,7 @@ class NotebookPage:
             "figures_repainted": len({d["figure"] for d in p["draws"]}),
             "repaints": len(t),
             "seen_ms": round(p["seen"] - p["start"], 1) if p["seen"] is not None else None,  # the `watch`ed element
+            "sent_ms": round(p["sent"] - p["start"], 1) if p["sent"] is not None else None,  # 1st message to a kernel
             "start_epoch_ms": p["origin"] + p["start"],  # the action, on the clock of Python's time.time() (x 1000)
         }
 
