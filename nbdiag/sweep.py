@@ -156,15 +156,15 @@ def sweep_gains(activation="tanh", gains=GAINS_SWEPT, depths=DEPTHS, n_hidden=N_
     depths = _many(depths, "depths", lambda d: _whole(d, "depths", 1, MAX_DEPTH), MAX_DEPTH)
     n_hidden, seed = _network(n_hidden, seed)
     inputs, weights = _weights(max(depths), n_hidden, seed)
-    stds, shares = [], []
+    # Written in place, row by row: a small result kept from each layer, between the layer's large temporaries
+    # (G x B x n_hidden each), would pin them in the heap, and the process's memory would grow by hundreds of MB.
+    stds, shares = (torch.empty(len(weights), len(gains), dtype=DTYPE) for _ in range(2))  # (depth, G)
     with one_thread(), torch.no_grad():
         gain = torch.tensor(gains, dtype=DTYPE).view(-1, 1, 1)  # (G, 1, 1): each gain its own weights
         batches = inputs.expand(len(gains), -1, -1)  # (G, B, n_hidden): the same batch for every gain
-        for pre, x in _forward(activation, batches, weights, gain):
-            std, share = measure(x, activation, pre)
-            stds.append(std)
-            shares.append(share)
-    return Sweep(activation, tuple(gains), tuple(depths), torch.stack(stds), torch.stack(shares))
+        for d, (pre, x) in enumerate(_forward(activation, batches, weights, gain)):
+            stds[d], shares[d] = measure(x, activation, pre)
+    return Sweep(activation, tuple(gains), tuple(depths), stds, shares)
 
 
 def hidden_layers(activation, gain, depth, n_hidden=N_HIDDEN, seed=SEED):

@@ -55,10 +55,10 @@ STORED = {
     "lesson 7, lr 0.001": (dict(config=Config(steps=1000, lr=0.001)), update_ratios),
     "lesson 8, batch norm": (dict(config=Config(batchnorm=True, steps=1001)), stats.tables),
     "lesson 8, gain 0.2": (
-        dict(config=Config(batchnorm=True, gain=0.2, steps=1001)),
+        dict(config=Config(batchnorm=True, gain=0.2, steps=500)),
         lambda run: f"{stats.format_activation_table(stats.activation_stats(run))}\n{stats.format_update_ratios(run)}",
     ),
-    "lesson 8, lr 1.0": (dict(config=Config(batchnorm=True, lr=1.0, steps=1001)), update_ratios),
+    "lesson 8, lr 1.0": (dict(config=Config(batchnorm=True, lr=1.0, steps=500)), update_ratios),
     "lesson 10, tanh over time": (dict(config=Config(steps=500), snapshots=10), saturation_over_time),
     # lesson 12: one step, but through 50 layers, whose gradients may grow a last-bit change on the way back
     **{

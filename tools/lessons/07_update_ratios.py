@@ -178,9 +178,10 @@ Dashboard(controls=["lr", "fan_in_scaling", "steps"], views=["update_ratios"], d
 
 # %% tags=["check"]
 # The hint's runs: lr 0.03 on the guide, a little worse than lr 0.1; lr 1 near -1.5 and ending above its start
-hint = {lr: train(Config(steps=500, lr=lr), data, progress=False) for lr in (0.03, 0.1, 1.0)}
+hint = {lr: train(Config(steps=500, lr=lr), data, progress=False) for lr in (0.03, 1.0)}
 on_guide = [h.log10_ratio[-1] for h in stats.update_ratio_history(hint[0.03])][1:-1]
 overshoot = [h.log10_ratio[-1] for h in stats.update_ratio_history(hint[1.0])][1:-1]
 assert all(-3.35 < r < -2.9 for r in on_guide) and all(-1.8 < r < -1.3 for r in overshoot), (on_guide, overshoot)
-assert hint[0.1].losses[-50:].mean() < hint[0.03].losses[-50:].mean() < hint[0.1].losses[-50:].mean() + 0.2
+lr_01 = run.losses[450:500].mean()  # lr 0.1 after 500 steps: the first 500 steps of `run` are a 500-step run
+assert lr_01 < hint[0.03].losses[-50:].mean() < lr_01 + 0.2
 assert hint[1.0].losses[-50:].mean() > hint[1.0].losses[0]

@@ -91,11 +91,12 @@ assert all(-2.6 < r < -2.3 for r in bn_final[1:-1]) and -3.1 < bn_final[0] < -2.
 # %% [markdown]
 # ## Gain 0.2: insensitive, almost
 #
-# In lesson 4 a gain of 0.5 killed the signal. Try something even smaller, 0.2, with batch norm.
+# In lesson 4 a gain of 0.5 killed the signal. Try something even smaller, 0.2, with batch norm, for
+# 500 steps this time.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-small = train(Config(batchnorm=True, gain=0.2, steps=1001), data)
+small = train(Config(batchnorm=True, gain=0.2, steps=500), data)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -116,10 +117,10 @@ print("\n# update:data at the last step, batch norm, gain 0.2")
 print(stats.format_update_ratios(small))
 
 # %% [markdown]
-# **What the numbers say.** The activations do not care: std 0.64 to 0.66, at most 2.6% saturated.
+# **What the numbers say.** The activations do not care: std 0.64 to 0.66, at most 2.9% saturated.
 # Whatever scale the weights have, the normalization divides it away. The update:data ratios of the
-# hidden weights, however, are now around −1.7: each step changes them by about 2% of their size,
-# some twenty times the rule of thumb.
+# hidden weights, however, are now between −1.7 and −1.4: each step changes them by 2 to 4% of their
+# size, some thirty times the rule of thumb.
 #
 # The reason is that same division. Batch norm makes each layer's output ignore the *scale* of its
 # weights, so if the weights are k times smaller the loss is unchanged, but its gradient with respect
@@ -133,20 +134,23 @@ print(stats.format_update_ratios(small))
 
 # %% tags=["check"]
 small_history = stats.update_ratio_history(small)
-assert all(0.64 <= round(a.std, 2) <= 0.66 and a.saturated < 2.6 for a in stats.activation_stats(small))
-assert all(-1.8 < h.log10_ratio[-1] < -1.6 for h in small_history[1:-1]), small_history
+assert all(0.64 <= round(a.std, 2) <= 0.66 and a.saturated < 2.9 for a in stats.activation_stats(small))
+assert all(-1.7 < h.log10_ratio[-1] < -1.4 for h in small_history[1:-1]), small_history
 gaps = [b.log10_ratio[0] - a.log10_ratio[0] for a, b in zip(stats.update_ratio_history(run)[1:-1], small_history[1:-1])]
 assert all(abs(gap - 1.84) < 0.01 for gap in gaps), gaps
+last = len(small.losses) - 1  # the gap at small's last step, against the lr 0.1 run at the same step: narrower
+late = [b.log10_ratio[-1] - a.log10_ratio[last] for a, b in zip(stats.update_ratio_history(run)[1:-1], small_history[1:-1])]
+assert all(0.8 < gap < 1.4 for gap in late), late
 assert -3.2 < small_history[0].log10_ratio[-1] < -2.9
 
 # %% [markdown]
 # ## Ten times the learning rate
 #
-# Back to gain 5/3, with a learning rate of 1.0 instead of 0.1.
+# Back to gain 5/3, with a learning rate of 1.0 instead of 0.1, for 500 steps again.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-fast = train(Config(batchnorm=True, lr=1.0, steps=1001), data)
+fast = train(Config(batchnorm=True, lr=1.0, steps=500), data)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -162,22 +166,27 @@ print(stats.format_update_ratios(fast))
 print(fast.status)
 
 # %% [markdown]
-# **What the numbers say.** At step 0 every line does move up by exactly 1. By the end the hidden
-# layers sit around −2.0, only about half a decade above the lr 0.1 run: the bigger steps inflate the
-# weights, and, as with gain 0.2, larger weights under batch norm receive smaller gradients. All the
-# lines are now an order of magnitude above the guide, and the embedding's line (param 0) has moved
-# from the guide to well above it.
+# **What the numbers say.** At step 0 every line does move up by exactly 1. By step 500 the hidden
+# layers sit around −2.0, only about half a decade above the lr 0.1 run at that step: the bigger steps
+# inflate the weights, and, as with gain 0.2, larger weights under batch norm receive smaller gradients.
+# All the lines are now an order of magnitude above the guide, and the embedding's line (param 0) has
+# moved from the guide to well above it.
 #
-# Yet training does not fall apart: the loss ends about where the lr 0.1 run's did. Batch norm
-# makes the network robust to the gain and tolerant of the learning rate, and it leaves the update:data
-# ratio as the one number to watch when choosing a learning rate.
+# Yet training does not fall apart: after 500 steps its loss is even a little lower than the lr 0.1
+# run's at that step (2.44 against 2.55, averaged over the last 50 steps). Batch norm makes the network
+# robust to the gain and tolerant of the learning rate, and it leaves the update:data ratio as the one
+# number to watch when choosing a learning rate.
 
 # %% tags=["check"]
 fast_history = stats.update_ratio_history(fast)
 assert all(abs(f.log10_ratio[0] - r.log10_ratio[0] - 1) < 0.01
            for f, r in zip(fast_history, stats.update_ratio_history(run)))
 assert all(-2.1 < h.log10_ratio[-1] < -1.9 for h in fast_history[1:-1]), fast_history
-assert fast_history[0].log10_ratio[-1] > -2.4 and abs(fast.losses[-1] - run.losses[-1]) < 0.1
+above = [f.log10_ratio[-1] - r.log10_ratio[499] for f, r in zip(fast_history[1:-1], stats.update_ratio_history(run)[1:-1])]
+assert all(0.4 < gap < 0.8 for gap in above), above
+assert fast_history[0].log10_ratio[-1] > -2.4
+at_500 = run.losses[450:500].mean()  # the lr 0.1 run's loss at steps 450-499: its first 500 steps are a 500-step run
+assert 2.4 < fast.losses[-50:].mean() < 2.48 and 2.52 < at_500 < 2.59, (fast.losses[-50:].mean(), at_500)
 
 # %% [markdown]
 # ## Explore
@@ -208,9 +217,9 @@ Dashboard(controls=["batchnorm", "gain", "lr", "steps"], dataset=data, batchnorm
 # Next: **[lesson 9, the playground](09_playground.ipynb)**.
 
 # %% tags=["check"]
-# The hint's run, as the dashboard above makes it (300 steps)
+# The hint's run, as the dashboard above makes it (300 steps); its lr 0.1 run is the first 300 steps of `small`
 slow_bn = train(Config(batchnorm=True, gain=0.2, lr=0.002, steps=300), data)
 hint_history = stats.update_ratio_history(slow_bn)
 assert all(-3.2 < h.log10_ratio[-1] < -2.8 for h in hint_history[1:-1]), hint_history
 assert -5.7 < hint_history[0].log10_ratio[-1] < -5.2, hint_history[0]
-assert slow_bn.losses[-1] > train(Config(batchnorm=True, gain=0.2, steps=300), data).losses[-1]
+assert slow_bn.losses[-1] > small.losses[299]

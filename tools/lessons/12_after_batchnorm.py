@@ -85,24 +85,31 @@ assert 5 < fade["residual + batchnorm"] < 20, fade
 # %% [markdown]
 # ## Training 20 layers
 #
-# Does it matter once training starts? The same four setups at 20 layers, 1000 steps each (about 15 seconds
-# together).
+# Does it matter once training starts? Three of the setups at 20 layers, 300 steps each, as the dashboard
+# below runs them: plain, residual, and both. (Batchnorm alone, the slowest of the four to train, is yours to
+# try in the dashboard.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trained = {name: train(Config(depth=20, gain=1, steps=1000, **setup), data) for name, setup in setups.items()}
+trained = {name: train(Config(depth=20, gain=1, steps=300, **setups[name]), data)
+           for name in ("plain", "residual", "residual + batchnorm")}
 for name, r in trained.items():
     print(f"{name:22} loss over the last 100 steps {r.losses[-100:].mean():.2f}")
 
 # %% [markdown]
-# All four train at 20 layers, and residual + batchnorm ends lowest, by a few hundredths: at this depth, with
-# tanh and gain 1, even the plain stack still learns. Go back to 50 layers in the dashboard below and the plain
-# stack falls behind.
+# All three train at 20 layers, and after 300 steps they are within two tenths of each other: at this
+# depth, with tanh and gain 1, the plain stack learns as fast as residual + batchnorm. The residual stack
+# has the roughest start: within a dozen steps its loss jumps to more than 20, and after 300 steps it is
+# still behind the other two. Go back to 50 layers in the dashboard below and the plain stack falls behind
+# residual + batchnorm.
 
 # %% tags=["check"]
 loss = {name: r.losses[-100:].mean().item() for name, r in trained.items()}
-assert all(2.35 < value < 2.6 for value in loss.values()), loss
-assert loss["residual + batchnorm"] == min(loss.values()), loss
+assert all(2.6 < value < 2.9 for value in loss.values()) and max(loss.values()) - min(loss.values()) < 0.2, loss
+assert abs(loss["plain"] - loss["residual + batchnorm"]) < 0.03, loss
+assert loss["residual"] > max(loss["plain"], loss["residual + batchnorm"]) + 0.05, loss  # its last digits: the CPU's
+jump = {name: r.losses[:12].max().item() for name, r in trained.items()}
+assert jump["residual"] > 20 and all(jump[name] < 3.5 for name in jump if name != "residual"), jump
 
 # %% [markdown]
 # ## Adam: every weight at its own pace
@@ -133,7 +140,7 @@ print(stats.format_update_ratios(adam))
 # C's rows that the batch did not use do not move at all, which pulls its ratio down.
 #
 # So with Adam the learning rate *is* the step size: ten times the learning rate moves every ratio up by
-# exactly 1. Here is update:data over 1000 steps of Adam at lr 0.001:
+# exactly 1. Here is update:data over 300 steps of Adam at lr 0.001:
 
 # %% tags=["check"]
 first = [h.log10_ratio[0] for h in stats.update_ratio_history(adam)]  # C, the first Linear, 4 hidden, the last
@@ -143,18 +150,18 @@ assert all(-3.4 < r < -3.1 for r in old[2:-1]) and -0.7 < old[-1] < -0.55, old
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-adam_1000 = train(Config(optimizer="adam", lr=0.001, steps=1000), data)
-ax = plots.plot_update_ratios(stats.update_ratio_history(adam_1000))
+adam_300 = train(Config(optimizer="adam", lr=0.001, steps=300), data)
+ax = plots.plot_update_ratios(stats.update_ratio_history(adam_300))
 
 # %% [markdown]
 # The hidden layers' lines lie on top of each other the whole way, around −2.8, and the last layer's comes
-# down to about −2.3 as its weights grow: every layer learns at nearly the same pace, with no gain tuned
+# down to about −2.2 as its weights grow: every layer learns at nearly the same pace, with no gain tuned
 # and no learning rate per layer. That is why Adam (and its descendant AdamW) is the default optimizer
 # of deep learning today.
 
 # %% tags=["check"]
-final = [h.log10_ratio[-100:].mean() for h in stats.update_ratio_history(adam_1000)]
-assert all(-2.95 < r < -2.65 for r in final[2:-1]) and -2.5 < final[-1] < -2.15, final
+final = [h.log10_ratio[-100:].mean() for h in stats.update_ratio_history(adam_300)]
+assert all(-2.95 < r < -2.65 for r in final[2:-1]) and -2.3 < final[-1] < -2.05, final
 
 # %% [markdown]
 # ## Explore
